@@ -5,7 +5,9 @@
     ├── NotebookError               a notebook that cannot be read (not JSON, not nbformat 4, ...)
     ├── SubmissionError             a submission that cannot be graded at all (no report possible)
     ├── SandboxError                the grader could not start or control a child process
-    └── CheckFailed (AssertionError)  a check failed; its message is written for the student
+    ├── CheckFailed (AssertionError)  a check failed; its message is written for the student
+    └── BatchError                  a batch cannot run: bad submissions dir, duplicate student, bad shard,
+                                    unreadable gradebook, CSVs that cannot be merged
 
 `CheckFailed` subclasses `AssertionError` so that an nbgrader grade cell that calls
 `CheckResult.require()` fails the way nbgrader expects, with the student-facing message as the
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 __all__ = [
     "AutograderError",
+    "BatchError",
     "CheckFailed",
     "DataError",
     "NotebookError",
@@ -46,3 +49,7 @@ class SandboxError(AutograderError):
 
 class CheckFailed(AutograderError, AssertionError):
     """A check did not pass; `str(err)` is the message for the student."""
+
+
+class BatchError(AutograderError):
+    """A batch regrade cannot run or its outputs cannot be merged; the message says what to fix."""
