@@ -1,0 +1,63 @@
+"""Time d2l.Trainer(max_epochs=10) on the lecture's scratch MLP (d2l 5.2.1) with the in-memory data module.
+
+Usage: .venv/bin/python scripts/bench_trainer.py [--epochs 10] [--no-board]
+`--no-board` sets `model.board.display = False`, which skips d2l's per-epoch matplotlib redraw,
+so the difference between the two runs is what the animator costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import time
+
+import torch
+from d2l import torch as d2l
+from torch import nn
+
+from autograder.datamodule import FashionMNISTData
+
+
+class MLPScratch(d2l.Classifier):  # type: ignore[misc]
+    """d2l 5.2.1's multilayer perceptron from scratch."""
+
+    def __init__(self, num_inputs: int, num_outputs: int, num_hiddens: int, lr: float, sigma: float = 0.01):
+        super().__init__()
+        self.save_hyperparameters()
+        self.W1 = nn.Parameter(torch.randn(num_inputs, num_hiddens) * sigma)
+        self.b1 = nn.Parameter(torch.zeros(num_hiddens))
+        self.W2 = nn.Parameter(torch.randn(num_hiddens, num_outputs) * sigma)
+        self.b2 = nn.Parameter(torch.zeros(num_outputs))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        X = X.reshape((-1, self.num_inputs))
+        H = torch.max(X @ self.W1 + self.b1, torch.zeros(1))
+        return H @ self.W2 + self.b2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--no-board", action="store_true")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    t0 = time.perf_counter()
+    data = FashionMNISTData(batch_size=256)
+    t1 = time.perf_counter()
+    model = MLPScratch(num_inputs=784, num_outputs=10, num_hiddens=256, lr=0.1)
+    model.board.display = not args.no_board
+    trainer = d2l.Trainer(max_epochs=args.epochs)
+    with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter the board prints "<Figure ...>"
+        trainer.fit(model, data)
+    t2 = time.perf_counter()
+    model.eval()
+    with torch.no_grad():
+        X, y = data.val.tensors
+        acc = float(model.accuracy(model(X), y))
+    print(f"data {t1 - t0:.2f}s  fit {t2 - t1:.2f}s ({args.epochs} epochs, board={'off' if args.no_board else 'on'})"
+          f"  test accuracy {acc:.4f}")
+
+
+if __name__ == "__main__":
+    main()
