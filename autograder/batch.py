@@ -37,6 +37,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import queue
 import sys
@@ -48,19 +49,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import click
+
 from .errors import BatchError
 from .questions import QUESTION_IDS
 from .report import Report
 
 __all__ = [
     "GRADES_HEADER",
+    "ROW_STATUSES",
     "BatchResult",
     "GradeFn",
     "Row",
     "Submission",
+    "feedback_command",
     "find_submissions",
     "grade_all",
+    "grade_all_command",
     "grader_fingerprint",
+    "merge_csv_command",
     "merge_csvs",
     "parse_shard",
     "row_from_report",
@@ -599,3 +606,80 @@ def grade_all(
         for student, report in sorted(reports.items()):
             write_feedback(report, out / "feedback" / student, student=student, reference_curves=curves)
     return result
+
+
+# --- CLI commands: `autograder.cli` attaches them (`main.add_command(grade_all_command)` ...) -------
+
+
+@click.command("grade-all")
+@click.argument("submissions_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("grades"),
+              show_default=True, help="Where grades.csv, reports/ (and crosscheck.csv, feedback/) go.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Gradings at once [default: number of CPU cores].")
+@click.option("--shard", default=None, metavar="INDEX/COUNT",
+              help="Grade only this shard of the sorted students (0-based), e.g. 0/4.")
+@click.option("--nbgrader", "nbgrader_grades", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="nbgrader's gradebook.db or `nbgrader export` CSV: list where its points differ.")
+@click.option("--assignment", default=DEFAULT_ASSIGNMENT, show_default=True,
+              help="Assignment name (nbgrader folder and gradebook).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--timeout", type=float, default=None, help="Grader's time limit per submission (seconds).")
+@click.option("--force", is_flag=True, help="Grade again even what is graded and unchanged.")
+@click.option("--feedback", is_flag=True, help="Also write feedback pages to OUT/feedback/<student>/.")
+@click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+def grade_all_command(submissions_dir: Path, out_dir: Path, jobs: int | None, shard: str | None,
+                      nbgrader_grades: Path | None, assignment: str, device: str, timeout: float | None,
+                      force: bool, feedback: bool, no_progress: bool) -> None:
+    """Grade every submission in SUBMISSIONS_DIR (nbgrader's submitted/<student>/<assignment>/ or a folder
+    of <student>.ipynb) into OUT/grades.csv and OUT/reports/<student>.json; a rerun skips what is unchanged."""
+    try:
+        result = grade_all(submissions_dir, out_dir=out_dir, jobs=jobs, progress=not no_progress,
+                           shard=parse_shard(shard) if shard else None, nbgrader_grades=nbgrader_grades,
+                           assignment=assignment, device=device, timeout=timeout, force=force,
+                           feedback=feedback)
+    except BatchError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(result.summary())
+
+
+@click.command("merge-csv")
+@click.argument("csvs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The merged CSV (written atomically).")
+@click.option("--key", default="student", show_default=True,
+              help="Column whose values must be unique across inputs; 'none' to concatenate (crosscheck.csv).")
+def merge_csv_command(csvs: tuple[Path, ...], out: Path, key: str) -> None:
+    """Merge per-shard CSVs (grades.csv or crosscheck.csv) with one header into OUT, sorted."""
+    try:
+        n = merge_csvs(list(csvs), out, key=None if key.lower() == "none" else key)
+    except BatchError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"merged {len(csvs)} file(s), {n} rows -> {out}")
+
+
+@click.command("feedback")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("feedback"),
+              show_default=True, help="Pages go to OUT/<student>/ (index.html, feedback.md, PNGs).")
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Reference curves JSON, or the solution's report [default: the packaged curves].")
+def feedback_command(reports: tuple[Path, ...], out: Path, reference: Path | None) -> None:
+    """Write feedback pages from report JSON files (or folders of them, e.g. OUT/reports)."""
+    from .feedback import load_reference_curves, write_feedback
+
+    files = [p for r in reports for p in (sorted(r.glob("*.json")) if r.is_dir() else [r])]
+    curves: dict[str, list[float]] = {}
+    if reference is not None:
+        data = json.loads(reference.read_text(encoding="utf-8"))
+        curves = load_reference_curves(Report.from_dict(data) if "questions" in data else data)
+    else:
+        curves = load_reference_curves()
+    for file in files:
+        try:
+            report = Report.load(file)
+        except Exception as err:
+            raise click.ClickException(f"{file} is not a grader report: {type(err).__name__}: {err}") from err
+        student = str((report.artifacts.get("batch") or {}).get("student") or file.stem)
+        write_feedback(report, out / student, student=student, reference_curves=curves)
+    click.echo(f"wrote feedback for {len(files)} report(s) to {out}")

@@ -359,3 +359,46 @@ def test_real_grader_on_solution_release_and_corrupt_notebooks(tmp_path):
     assert rows["corrupt"].total == 0 and rows["corrupt"].status == "ungraded"
     again = grade_all(subs, out_dir=tmp_path / "out", jobs=2, progress=False)
     assert again.skipped == ["corrupt", "sol"] and again.graded == []
+
+
+# --- the commands (as `autograder.cli` attaches them) ---------------------------------------------
+
+
+def test_merge_csv_command_merges_and_reports_conflicts(tmp_path):
+    from click.testing import CliRunner
+
+    from autograder.batch import merge_csv_command
+
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("student,total\nx,1\n")
+    b.write_text("student,total\nx,2\n")
+    runner = CliRunner()
+    ok = runner.invoke(merge_csv_command, [str(a), "--out", str(tmp_path / "m.csv")])
+    assert ok.exit_code == 0 and "1 rows" in ok.output
+    bad = runner.invoke(merge_csv_command, [str(a), str(b), "--out", str(tmp_path / "m2.csv")])
+    assert bad.exit_code == 1 and "different rows" in bad.output
+    cat = runner.invoke(merge_csv_command, [str(a), str(b), "--key", "none", "--out", str(tmp_path / "m3.csv")])
+    assert cat.exit_code == 0 and (tmp_path / "m3.csv").read_text() == "student,total\nx,1\nx,2\n"
+
+
+def test_feedback_command_writes_a_page_per_report(tmp_path):
+    from click.testing import CliRunner
+
+    from autograder.batch import feedback_command
+
+    subs = flat_dir(tmp_path, {"alice": notebook(), "bob": notebook({"accuracy": 0})})
+    grade_all(subs, out_dir=tmp_path / "out", jobs=1, grade_fn=scripted_grader, progress=False)
+    res = CliRunner().invoke(feedback_command, [str(tmp_path / "out" / "reports"), "--out", str(tmp_path / "fb")])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "fb").iterdir()) == ["alice", "bob"]
+    assert "Total: 84 / 100" in (tmp_path / "fb" / "bob" / "feedback.md").read_text(encoding="utf-8")
+
+
+def test_grade_all_command_rejects_a_bad_shard(tmp_path):
+    from click.testing import CliRunner
+
+    from autograder.batch import grade_all_command
+
+    subs = flat_dir(tmp_path, {"alice": notebook()})
+    res = CliRunner().invoke(grade_all_command, [str(subs), "--shard", "2/2", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "need 0 <= INDEX < COUNT" in res.output
