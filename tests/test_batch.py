@@ -402,3 +402,22 @@ def test_grade_all_command_rejects_a_bad_shard(tmp_path):
     subs = flat_dir(tmp_path, {"alice": notebook()})
     res = CliRunner().invoke(grade_all_command, [str(subs), "--shard", "2/2", "--out", str(tmp_path / "o")])
     assert res.exit_code == 1 and "need 0 <= INDEX < COUNT" in res.output
+
+
+def test_regrade_workflow_uses_only_options_the_commands_have():
+    """Does .github/workflows/regrade.yml stay in step with grade-all's and merge-csv's options?"""
+    import re
+
+    import yaml
+
+    from autograder.batch import grade_all_command, merge_csv_command
+
+    text = (ROOT / ".github" / "workflows" / "regrade.yml").read_text(encoding="utf-8")
+    jobs = yaml.safe_load(text)["jobs"]
+    assert jobs["grade"]["strategy"]["fail-fast"] is False and jobs["merge"]["needs"] == ["plan", "grade"]
+    grade_opts = {o for p in grade_all_command.params for o in p.opts}
+    merge_opts = {o for p in merge_csv_command.params for o in p.opts}
+    used_grade = set(re.findall(r"(--[a-z-]+)", " ".join(re.findall(r"args\+?=\((.*)\)[;\s]", text))))
+    used_merge = set(re.findall(r"merge-csv [^\n]*?(--[a-z-]+)", text))
+    assert {"--shard", "--out", "--jobs", "--no-progress", "--nbgrader", "--timeout"} <= used_grade <= grade_opts
+    assert used_merge and used_merge <= merge_opts
