@@ -63,11 +63,11 @@ ORACLE_MAX_ACCURACY = 0.40
 
 @dataclass(frozen=True)
 class CheckResult:
-    """Outcome of one check.  `fraction` is the share of the question's points earned (0..1)."""
+    """Outcome of one check; a failed check may still earn `fraction` of the points (0..1)."""
 
     passed: bool
     message: str
-    fraction: float = 1.0
+    fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fraction <= 1.0:
@@ -75,7 +75,8 @@ class CheckResult:
 
     @property
     def earned(self) -> float:
-        return self.fraction if self.passed else 0.0
+        """Share of the points earned: all when passed, `fraction` as partial credit otherwise."""
+        return 1.0 if self.passed else self.fraction
 
     def require(self) -> None:
         """Raise `CheckFailed` (an AssertionError) with the student's message unless passed."""
@@ -84,7 +85,7 @@ class CheckResult:
 
 
 def _ok(message: str) -> CheckResult:
-    return CheckResult(True, message)
+    return CheckResult(True, message, 1.0)
 
 
 def _fail(message: str, fraction: float = 0.0) -> CheckResult:
