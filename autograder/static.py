@@ -105,6 +105,8 @@ class _Aliases:
 
 
 def _findings_in(node: ast.AST, aliases: _Aliases, where: str) -> Iterable[str]:
+    # A name read only as the base of an attribute (F in F.relu) is judged with that attribute.
+    bases = {id(sub.value) for sub in ast.walk(node) if isinstance(sub, ast.Attribute)}
     for sub in ast.walk(node):
         line = getattr(sub, "lineno", "?")
         if isinstance(sub, ast.Call):
@@ -119,7 +121,7 @@ def _findings_in(node: ast.AST, aliases: _Aliases, where: str) -> Iterable[str]:
             if (resolved and _forbidden_origin(resolved)) or sub.attr in _FORBIDDEN_ATTRS:
                 shown = ".".join(parts) if parts else f"….{sub.attr}"
                 yield f"{where}, line {line}: {shown}" + (f" (= {resolved})" if resolved and resolved != shown else "")
-        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and id(sub) not in bases:
             resolved = aliases.resolve(sub)
             if resolved and _forbidden_origin(resolved):
                 yield f"{where}, line {line}: {sub.id} (= {resolved})"
