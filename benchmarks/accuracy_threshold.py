@@ -21,6 +21,7 @@ import torch
 
 from autograder import probes
 from autograder.data import load_fashion_mnist
+from autograder.grader import GRADER_BUDGET
 
 REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "reference_solution.py"
 Z_1E4 = 3.719  # one-sided normal quantile for a 1-in-10,000 failure rate
@@ -31,6 +32,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=40)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=GRADER_BUDGET["epochs"])
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -45,7 +47,8 @@ def main() -> None:
     results: dict[str, dict[str, list[float]]] = {m: {"before": [], "after": [], "seconds": []} for m in makers}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name, make in makers.items():
-            r = probes.train_and_predict(make, name, probes.TrainingBudget(seed=seed), X, y, lambda: test,
+            budget = probes.TrainingBudget(**{**GRADER_BUDGET, "epochs": args.epochs, "seed": seed})
+            r = probes.train_and_predict(make, name, budget, X, y, lambda: test,
                                          torch.device("cpu"))
             for key in ("before", "after"):
                 results[name][key].append(float((r[key].argmax(1) == ds.test_labels).mean()))
@@ -63,7 +66,8 @@ def main() -> None:
               f"mean-3.72sd {mean - Z_1E4 * sd:.4f}; before training max {max(r['before']):.3f}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "summary": summary,
+        args.out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "epochs": args.epochs,
+                                        "summary": summary,
                                         "runs": results}, indent=2))
 
 
