@@ -40,8 +40,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--no-board", action="store_true")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
     torch.manual_seed(0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     data = FashionMNISTData(batch_size=256)
     t1 = time.perf_counter()
@@ -55,7 +58,8 @@ def main() -> None:
     with torch.no_grad():
         X, y = data.val.tensors
         acc = float(model.accuracy(model(X), y))
-    print(f"data {t1 - t0:.2f}s  fit {t2 - t1:.2f}s ({args.epochs} epochs, board={'off' if args.no_board else 'on'})"
+    print(f"data {t1 - t0:.2f}s  fit {t2 - t1:.2f}s ({args.epochs} epochs, board={'off' if args.no_board else 'on'}, "
+          f"{torch.get_num_threads()} threads)"
           f"  test accuracy {acc:.4f}")
 
 

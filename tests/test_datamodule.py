@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,17 @@ class MLPScratch(d2l.Classifier):  # type: ignore[misc]
         return H @ self.W2 + self.b2
 
 
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Train on one thread: on a shared 2-core machine torch's default 2 threads ran 10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_torch_thread")
 @pytest.mark.skipif(not DEBIAN_DIR.is_dir(), reason="needs Debian's dataset-fashion-mnist (scripts/setup.sh)")
 def test_d2l_trainer_fits_the_scratch_mlp_on_the_real_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Does d2l.Trainer run unchanged on this data module and learn something in one epoch?"""
