@@ -52,6 +52,8 @@ def _confine(plan: dict[str, Any], io_dir: Path) -> dict[str, str]:
                              limits["open_files"], limits["cpu_seconds"])
     ro = [Path(p) for p in _sandbox.expand_allowed([Path(p) for p in plan["read_only"]],
                                                    [Path(p) for p in plan["denied"]])]
+    # This process's own /proc entry and system-wide counters; never another process's.
+    ro += [Path(f"/proc/{os.getpid()}"), *(Path("/proc") / f for f in ("cpuinfo", "meminfo", "stat", "sys"))]
     rw = [Path(p) for p in plan["read_write"]]
     files = [Path(p) for p in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")]
     files += sorted(Path("/dev").glob("nvidia*")) if device == "cuda" else []

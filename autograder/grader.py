@@ -161,7 +161,9 @@ def _denied_paths(submission: Path) -> list[Path]:
 
 
 def _read_only_roots() -> list[str]:
-    roots = {"/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/sys", sys.prefix, sys.base_prefix,
+    # /proc is not here: the child adds its own /proc/<pid> and a few system files itself, so that
+    # it cannot read other processes' environments (the grader's, with CI tokens) or command lines.
+    roots = {"/usr", "/lib", "/lib64", "/bin", "/etc", "/sys", sys.prefix, sys.base_prefix,
              sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
     roots.update(p for p in sys.path if p and os.path.isdir(p))
     return sorted(roots)
@@ -207,7 +209,23 @@ class _Session:
             self.plan["skip"] = done_units + failed_cells
             self._child(pending)
 
+    def _fresh_folders(self) -> None:
+        """A new child starts with only the submission in its working folder and no stray files in io/."""
+        work = self.run_dir / "work"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        shutil.copyfile(self.run_dir / "submission.ipynb", work / "submission.ipynb")
+        io_dir = self.run_dir / "io"
+        for entry in list(io_dir.iterdir()):
+            if entry.name in ("plan.json", "inputs.npz", "results"):
+                continue
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        for entry in list((io_dir / "results").iterdir()):
+            if entry.is_dir() or entry.suffix not in (".json", ".npz"):
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+
     def _child(self, pending: Sequence[str]) -> None:
+        self._fresh_folders()
         io_dir = self.run_dir / "io"
         (io_dir / "plan.json").write_text(json.dumps(self.plan), encoding="utf-8")
         read_fd, write_fd = os.pipe()
@@ -283,12 +301,13 @@ class _Session:
                 for line in fh:
                     if line.startswith("VmRSS:"):
                         if int(line.split()[1]) * 1024 > self.limits.memory:
-                            return _StepOutcome("memory", f"it used more than {self.limits.memory / GiB:.0f} GiB "
+                            return _StepOutcome("memory", f"it used more than {self.limits.memory / GiB:.1f} GiB "
                                                 "of memory")
                         break
         except (OSError, ValueError):
             return None
-        if _folder_size(self.run_dir / "work", self.limits.disk) > self.limits.disk:
+        written = sum(_folder_size(self.run_dir / d, self.limits.disk) for d in ("work", "io"))
+        if written > self.limits.disk:
             return _StepOutcome("disk", f"it wrote more than {self.limits.disk / 2**20:.0f} MiB of files")
         return None
 
@@ -447,7 +466,7 @@ def grade_notebook(path: str | os.PathLike[str], *, device: str = "auto", timeou
     try:
         for sub in ("work", "io/results", "data"):
             (run_dir / sub).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(submission, run_dir / "work" / "submission.ipynb")
+        shutil.copyfile(submission, run_dir / "submission.ipynb")
         np.save(run_dir / "data" / "test_images.npy", test_images[perm])
         for name in ("train_images.npy", "train_labels.npy"):
             os.link(data_dir / name, run_dir / "data" / name) if _same_fs(data_dir, run_dir) \
@@ -464,8 +483,9 @@ def grade_notebook(path: str | os.PathLike[str], *, device: str = "auto", timeou
             "data_dir": str(run_dir / "data"), "skip": [],
             "limits": {"address_space": limits.address_space, "file_size": limits.file_size,
                        "open_files": limits.open_files, "cpu_seconds": int(total * n_threads) + 60},
-            "read_only": [*_read_only_roots(), str(run_dir / "data")],
-            "read_write": [str(run_dir / "work"), str(run_dir / "io")],
+            # io/ holds the plan and the inputs, read-only to the child; only io/results is written.
+            "read_only": [*_read_only_roots(), str(run_dir / "data"), str(run_dir / "io")],
+            "read_write": [str(run_dir / "work"), str(run_dir / "io" / "results")],
             "denied": [str(p) for p in _denied_paths(submission)],
         }
         say(f"grading {submission.name}")
