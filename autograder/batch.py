@@ -239,9 +239,13 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def grader_fingerprint() -> str:
-    """sha256 over the package's grading code (every module but the batch/feedback/CLI layers)."""
-    package = Path(__file__).resolve().parent
+def grader_fingerprint(package: str | os.PathLike[str] | None = None) -> str:
+    """sha256 over the package's grading code (every module but the batch/feedback/CLI layers).
+
+    `package` defaults to this package's directory.  A report whose fingerprint differs was made by
+    other grading code, so `grade_all` grades that submission again.
+    """
+    package = Path(package) if package is not None else Path(__file__).resolve().parent
     digest = hashlib.sha256()
     files = [p for p in package.rglob("*.py") if p.name not in _NOT_GRADING or p.parent != package]
     for p in sorted(files):

@@ -61,7 +61,7 @@ ACTIVATIONS: tuple[tuple[str, str, str, str], ...] = (
 )
 # Show the activations on this window when the grid has enough points in it (the grader's grid may
 # reach |x| = 100 to test overflow, where every curve is flat and nothing can be seen).
-PLOT_WINDOW = 6.0
+PLOT_WINDOW = 8.0
 MIN_POINTS_IN_WINDOW = 20
 STATUS_MARK = {"passed": "✅", "failed": "❌", "error": "⚠️", "timeout": "⏱️"}
 

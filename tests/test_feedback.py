@@ -151,3 +151,11 @@ def test_training_figure_is_drawn_without_a_reference():
     fb = render_feedback(make_report(artifacts=full_artifacts()), reference_curves={})
     assert fb.figures[0].name == "training.png"
     assert "against the reference" not in fb.figures[0].caption
+
+
+def test_packaged_reference_curves_hold_both_models():
+    """Is the stored reference (scripts/make_reference_curves.py) there and shaped like a report's curves?"""
+    curves = load_reference_curves()
+    assert set(curves) == {"MLPScratch", "MLP"}
+    for loss in curves.values():
+        assert len(loss) >= 2 and loss[-1] < loss[0]  # a training curve goes down
