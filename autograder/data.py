@@ -6,7 +6,8 @@ numpy, and torch is imported only inside `FashionMNIST.as_tensors()` and the las
 Where the four IDX files are looked for, in order (the first complete set wins):
 
 1. the `path` argument of `load_fashion_mnist`;
-2. the directory in the environment variable `FASHION_MNIST_DIR`;
+2. the directory in the environment variable `FASHION_MNIST_DIR`
+   (either may also be a torchvision root, d2l's `root`: then `<it>/FashionMNIST/raw/` is read);
 3. Debian's package `dataset-fashion-mnist`: `/usr/share/datasets/fashion-mnist/`;
 4. torchvision-style roots `<root>/FashionMNIST/raw/`, for root in `$TORCHVISION_ROOT`,
    `~/.cache/torchvision`, `./data` and `../data` (d2l's default);
@@ -180,14 +181,24 @@ def _places(
     env = os.environ if environ is None else environ
     places = []
     if path is not None:
-        places.append(_Place(Path(path).expanduser(), "the path argument", required=True))
+        places.append(_Place(_files_or_torchvision_dir(Path(path)), "the path argument", required=True))
     if env.get("FASHION_MNIST_DIR"):
-        places.append(_Place(Path(env["FASHION_MNIST_DIR"]).expanduser(), "$FASHION_MNIST_DIR", required=True))
+        directory = _files_or_torchvision_dir(Path(env["FASHION_MNIST_DIR"]))
+        places.append(_Place(directory, "$FASHION_MNIST_DIR", required=True))
     if debian_dir is not None:
         places.append(_Place(Path(debian_dir), "Debian's dataset-fashion-mnist"))
     roots = _default_torchvision_roots(env) if torchvision_roots is None else [Path(r) for r in torchvision_roots]
     places += [_Place(Path(r) / "FashionMNIST" / "raw", "a torchvision root") for r in roots]
     return places
+
+
+def _files_or_torchvision_dir(directory: Path) -> Path:
+    """An explicit directory may be a torchvision root (d2l's `root`): then its FashionMNIST/raw is meant."""
+    directory = directory.expanduser()
+    raw = directory / "FashionMNIST" / "raw"
+    if raw.is_dir() and not any(directory.glob("*-ubyte*")):
+        return raw
+    return directory
 
 
 def _find_files(directory: Path) -> tuple[dict[str, Path], list[str]]:

@@ -159,6 +159,12 @@ def test_torchvision_root_with_unzipped_files_is_found(tmp_path: Path) -> None:
     assert first_pixel(load_isolated(tmp_path, torchvision_roots=[tmp_path / "tv"])) == 4
 
 
+def test_explicit_torchvision_root_reads_its_fashion_mnist_raw_dir(tmp_path: Path) -> None:
+    """d2l users pass a torchvision root (`root='../data'`), not the raw directory itself."""
+    write_dataset(tmp_path / "data" / "FashionMNIST" / "raw", marker=5)
+    assert first_pixel(load_isolated(tmp_path, tmp_path / "data")) == 5
+
+
 def test_torchvision_root_comes_from_env_var_first(tmp_path: Path) -> None:
     places = [p for p, _ in search_places(environ={"TORCHVISION_ROOT": str(tmp_path / "tvroot")})]
     assert places[0] == DEBIAN_DIR
