@@ -35,7 +35,10 @@ def _confine(plan: dict[str, Any], io_dir: Path) -> dict[str, str]:
     import numpy  # noqa: F401  (imported before the file system closes)
     import torch
 
-    from . import _wire, probes, static  # noqa: F401
+    # Everything the child needs from this package, and what the notebook itself imports from it
+    # (checks, datamodule and, with it, d2l): the package's folder is out of reach once the file
+    # system closes.
+    from . import _wire, checks, datamodule, inkernel, probes, static  # noqa: F401
 
     device = plan["device"]
     if device == "auto":

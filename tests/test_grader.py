@@ -252,3 +252,19 @@ def test_full_grading_of_the_reference_scores_100(make_notebook, reference_sourc
     report = grade_notebook(make_notebook([reference_source]))
     assert report.score == MAX_SCORE, report.table()
     assert report.artifacts["accuracy"]["MLPScratch"] >= 0.8
+
+
+def test_unanswered_stubs_earn_nothing_for_from_scratch(make_notebook) -> None:  # type: ignore[no-untyped-def]
+    """Does the untouched release's `raise NotImplementedError()` score 0 on from_scratch?"""
+    stub = "    raise NotImplementedError()\n"
+    cells = ["def relu(X):\n" + stub, "def sigmoid(X):\n" + stub, "def tanh(X):\n" + stub,
+             "class MLPScratch:\n    def __init__(self, *args, **kwargs):\n" + stub.replace("    ", "        ")]
+    report = grade_notebook(make_notebook(cells), only=["from_scratch"], seed=12)
+    assert report.result("from_scratch").score == 0
+    assert "NotImplementedError" in report.result("from_scratch").message
+
+
+def test_the_notebook_can_import_the_package_inside_the_sandbox(make_notebook, reference_source) -> None:  # type: ignore[no-untyped-def]
+    cells = ["from autograder.datamodule import FashionMNISTData\nfrom autograder import checks", reference_source]
+    report = grade_notebook(make_notebook(cells), only=["relu_values"], seed=13)
+    assert report.result("relu_values").status == "passed", report.result("relu_values").message
