@@ -136,6 +136,7 @@ class BatchResult:
     out_dir: Path
     seconds: float
     discrepancies: list[Any] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def grades_csv(self) -> Path:
@@ -154,6 +155,7 @@ class BatchResult:
             students = sorted({d.student for d in self.discrepancies})
             text += (f"\nnbgrader disagrees with the grader for {len(students)} student(s): "
                      f"{', '.join(students)} (see {self.out_dir / 'crosscheck.csv'})")
+        text += "".join(f"\nwarning: {w}" for w in self.warnings)
         return text
 
 
@@ -602,6 +604,7 @@ def grade_all(
         from .crosscheck import crosscheck, write_crosscheck_csv
 
         result.discrepancies = crosscheck(reports, nbgrader, include_missing=shard is None)
+        result.warnings += nbgrader.warnings
         write_crosscheck_csv(result.discrepancies, out / "crosscheck.csv")
     if feedback:
         from .feedback import load_reference_curves, write_feedback

@@ -11,7 +11,9 @@ Two inputs are understood:
 * the CSV of `nbgrader export` (columns `assignment, duedate, timestamp, student_id, last_name,
   first_name, email, raw_score, late_submission_penalty, score, max_score`): totals only, so the
   comparison is per student (question `total`).  `raw_score` is compared: the late penalty is
-  a course policy, not a grading difference.
+  a course policy, not a grading difference.  That total also holds the manually graded cells
+  (the notebook's written answers), which the grader does not score: compare before manual
+  grading, or use the gradebook.
 
 `crosscheck.csv` holds one row per disagreement: `student, question, nbgrader, autograder,
 difference, grader_status, grader_message` (the grader's message is for the instructor: it says
@@ -131,7 +133,8 @@ def _read_gradebook(copy: Path, path: Path, assignment: str, scores: NbgraderSco
                     points[name] = points.get(name, 0.0) + float(grade.score or 0.0)
                     scores.max_points[name] = float(grade.max_score or 0.0)
             scores.per_question[student] = points
-            scores.totals[student] = float(sum(points.values()))
+            # Only the grader's questions: written answers are graded by hand and the grader has none.
+            scores.totals[student] = float(sum(v for k, v in points.items() if k in QUESTION_IDS))
 
 
 def _load_export_csv(path: Path, assignment: str) -> NbgraderScores:
@@ -154,6 +157,9 @@ def _load_export_csv(path: Path, assignment: str) -> NbgraderScores:
             except ValueError:
                 raise BatchError(f"{path}: raw_score {row['raw_score']!r} of student {row['student_id']!r} "
                                  "is not a number") from None
+    scores.warnings.append(f"{path}: nbgrader's exported raw_score includes manually graded cells (written "
+                           "answers) that the grader does not score, so totals differ by those points once "
+                           "they are graded; pass gradebook.db instead for a per-question comparison")
     if not scores.totals and assignment not in assignments:
         raise BatchError(f"{path}: no rows for assignment {assignment!r} (it has: "
                          f"{', '.join(sorted(assignments)) or 'none'})")

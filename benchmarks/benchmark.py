@@ -240,7 +240,8 @@ def bench_grading() -> dict[str, Any]:
             report = json.loads(report_path.read_text(encoding="utf-8"))
             ag.update(score=report["score"], max_score=report["max_score"], device=report["device"],
                       grader_seconds=report["seconds"],
-                      not_passed=[q["id"] for q in report["questions"] if q["status"] != "passed"])
+                      not_passed={q["id"]: f"{q['status']}: {q['message']}" for q in report["questions"]
+                                  if q["status"] != "passed"})
             if "curves" in report.get("artifacts", {}):
                 out["_solution_report"] = report  # for --reference-curves
         else:
@@ -307,6 +308,8 @@ def table(res: dict[str, Any]) -> str:
                                 f"{nb.get('score', '?')}/{nb.get('max_score', '?')}", ""))
         lines.append(row.format("autograder grade", f"{ag.get('grade_s', float('nan')):.1f}",
                                 f"{ag.get('score', '?')}/{ag.get('max_score', '?')}", ""))
+        for qid, why in ag.get("not_passed", {}).items():
+            lines.append(f"  autograder {qid}: {why[:300]}")
         for side, d in (("nbgrader", nb), ("autograder", ag)):
             if "error" in d:
                 lines.append(f"  {side} error: {d['error'][-300:]}")

@@ -152,3 +152,19 @@ def test_crosscheck_csv_has_one_row_per_difference(tmp_path, build_gradebook):
     assert tuple(rows[0]) == CROSSCHECK_HEADER
     assert [r[:5] for r in rows[1:]] == [["alice", "relu_grad", "10", "0", "10"],
                                          ["alice", "nonlinear", "10", "0", "10"]]
+
+
+def test_written_answers_do_not_count_in_gradebook_totals(build_gradebook):
+    """Does a hand-graded written answer (not a grader question) stay out of the compared points?"""
+    points = {q.id: float(q.points) for q in QUESTIONS} | {"written_relu_at_zero": 5.0}
+    db = build_gradebook({"alice": full(written_relu_at_zero=5.0)}, points=points)
+    scores = load_nbgrader_scores(db)
+    assert scores.totals == {"alice": 100.0}
+    assert crosscheck({"alice": make_report()}, scores) == []
+
+
+def test_export_csv_warns_that_totals_include_manual_points(tmp_path):
+    export = tmp_path / "grades.csv"
+    export.write_text(EXPORT_HEADER + "\nmlp,,2025-01-01,alice,,,,105.0,0.0,105.0,110.0\n", encoding="utf-8")
+    scores = load_nbgrader_scores(export)
+    assert any("manually graded" in w for w in scores.warnings)
