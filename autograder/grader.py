@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import resource
 import secrets
 import select
 import shutil
@@ -50,7 +51,7 @@ GiB = 1024**3
 # d2l's 10 epochs so that grading one submission stays within 30 s on a 2-core runner.  The
 # threshold in checks.ACCURACY_THRESHOLD is measured for exactly this budget
 # (benchmarks/accuracy_threshold.py).
-GRADER_BUDGET: dict[str, Any] = {"epochs": 5, "batch_size": 256, "lr": 0.1}
+GRADER_BUDGET: dict[str, Any] = {"epochs": 5, "batch_size": 256, "lr": 0.1, "final_lr": 0.01}
 
 
 @dataclass(frozen=True)
@@ -497,7 +498,8 @@ def grade_notebook(path: str | os.PathLike[str], *, device: str = "auto", timeou
         except _wire.WireError:
             sandbox = {}
         resolved = str(sandbox.get("device", device)) if isinstance(sandbox, dict) else device
-        bud = ("{epochs} epochs of SGD, lr {lr:g}, batch {batch_size}".format(**train_budget))
+        bud = ("{epochs} epochs of SGD, lr {lr:g} (last epoch {final_lr:g}), batch {batch_size}"
+               .format(**train_budget))
         results = []
         for q in QUESTIONS:
             if q.id not in wanted:
@@ -518,6 +520,10 @@ def grade_notebook(path: str | os.PathLike[str], *, device: str = "auto", timeou
             results.append(QuestionResult(q.id, round(q.points * r.earned, 4), float(q.points), status, message))
         artifacts = _artifacts(units, test_labels[perm])
         artifacts["sandbox"] = {k: str(v) for k, v in sandbox.items()} if isinstance(sandbox, dict) else {}
+        # Peak resident memory (Linux reports KiB) of this process and of the largest child so far.
+        artifacts["peak_memory_mib"] = {
+            "grader": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "child": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
         return Report(str(submission), resolved, time.monotonic() - started, results, artifacts)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
