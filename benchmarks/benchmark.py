@@ -227,8 +227,9 @@ def bench_grading() -> dict[str, Any]:
                 from autograder.crosscheck import load_nbgrader_scores
 
                 scores = load_nbgrader_scores(course / "gradebook.db")
-                nb["score"] = scores.totals.get("bench")
-                nb["max_score"] = round(sum(scores.max_points.values()), 3)
+                nb["score"] = scores.totals.get("bench")  # the grader's question ids only
+                nb["max_score_all_cells"] = round(sum(scores.max_points.values()), 3)
+                out["_nbgrader_scores"] = scores
             else:
                 nb["error"] = auto.stderr[-2000:]
             out["nbgrader"] = nb
@@ -247,6 +248,14 @@ def bench_grading() -> dict[str, Any]:
         else:
             ag["error"] = (grade.stderr or grade.stdout)[-2000:]
         out["autograder"] = ag
+        nb_scores = out.pop("_nbgrader_scores", None)
+        if nb_scores is not None and report_path.is_file():
+            from autograder.crosscheck import crosscheck
+            from autograder.report import Report
+
+            found = crosscheck({"bench": Report.load(report_path)}, nb_scores)
+            out["crosscheck"] = [{"question": d.question, "nbgrader": d.nbgrader, "autograder": d.autograder}
+                                 for d in found]
     if "autograde_s" in out.get("nbgrader", {}) and "grade_s" in ag:
         out["ratio_nbgrader_over_autograder"] = round(out["nbgrader"]["autograde_s"] / ag["grade_s"], 2)
     return out
@@ -305,9 +314,13 @@ def table(res: dict[str, Any]) -> str:
         lines += ["", f"(2) grading {g['notebook']}", row.format("", "seconds", "points", "")]
         nb, ag = g.get("nbgrader", {}), g.get("autograder", {})
         lines.append(row.format("nbgrader autograde", f"{nb.get('autograde_s', float('nan')):.1f}",
-                                f"{nb.get('score', '?')}/{nb.get('max_score', '?')}", ""))
+                                f"{nb.get('score', '?')}/100", "")
+                     + f"  (all grade cells: max {nb.get('max_score_all_cells', '?')}, written answers by hand)")
         lines.append(row.format("autograder grade", f"{ag.get('grade_s', float('nan')):.1f}",
                                 f"{ag.get('score', '?')}/{ag.get('max_score', '?')}", ""))
+        if "crosscheck" in g:
+            lines.append("  crosscheck nbgrader vs autograder: " + (", ".join(
+                f"{d['question']} {d['nbgrader']} vs {d['autograder']}" for d in g["crosscheck"]) or "same points"))
         for qid, why in ag.get("not_passed", {}).items():
             lines.append(f"  autograder {qid}: {why[:300]}")
         for side, d in (("nbgrader", nb), ("autograder", ag)):
