@@ -24,7 +24,7 @@ def _cell(traceback: list[str]) -> nbformat.NotebookNode:
 
 def _run(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook(cells=[cell])
-    out, _ = HideHiddenTests().preprocess(nb, {})
+    out, _ = HideHiddenTests()(nb, {})  # __call__, as nbconvert does: runs only when enabled
     return out.cells[0]
 
 
@@ -46,6 +46,15 @@ def test_traceback_frames_quoting_hidden_lines_are_replaced() -> None:
     assert tb[0] == header and tb[2] == last
     assert "require" not in tb[1] and "HIDDEN" not in tb[1]
     assert cell.outputs[0]["evalue"] == "[relu_values] wrong at x = 0"
+
+
+def test_grader_frames_are_replaced_once() -> None:
+    """Are frames inside the autograder package (inkernel.require) hidden, leaving one placeholder?"""
+    frame = "Cell In[5], line 6\n----> 6 require(\"relu_values\", globals())"
+    inner = "File /work/main/autograder/inkernel.py:140, in require(qid, namespace)\n--> 140 raise CheckFailed(...)"
+    last = "CheckFailed: [relu_values] wrong at x = 0"
+    tb = _run(_cell(["header", frame, inner, last])).outputs[0]["traceback"]
+    assert tb == ["header", HideHiddenTests().placeholder, last]
 
 
 def test_cells_without_hidden_tests_are_untouched() -> None:
