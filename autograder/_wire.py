@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +78,15 @@ def load(base: Path, max_bytes: int = MAX_BYTES) -> Any:
                 raise WireError(f"{f.name} is larger than {max_bytes} bytes")
         structure = json.loads(js.read_text(encoding="utf-8"))
         if npz.exists():
+            # A crafted archive can inflate far beyond its size on disk: count what it would unpack to.
+            with zipfile.ZipFile(npz) as archive:
+                unpacked = sum(info.file_size for info in archive.infolist())
+            if unpacked > max_bytes:
+                raise WireError(f"{npz.name} would unpack to {unpacked} bytes (limit {max_bytes})")
             with np.load(npz, allow_pickle=False) as arrays:
                 return _join(structure, arrays)
         return _join(structure, None)
     except WireError:
         raise
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
         raise WireError(f"{base.name}: {err}") from None

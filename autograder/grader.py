@@ -288,6 +288,12 @@ class _Session:
             self._kill(proc)
 
     def _fail(self, step: str, pending: Sequence[str], outcome: _StepOutcome) -> None:
+        if step in self.outcomes:
+            # The child died between two steps (a thread of the student's, say): blame the next step,
+            # so that every failed child moves the grading forward.
+            step = next((s for s in pending if s not in self.outcomes), "done")
+            if step == "done":
+                return
         if step in ("startup", "done"):
             for s in pending:  # no step of this child ran: they all share the fate
                 if s not in self.outcomes:

@@ -268,3 +268,26 @@ def test_the_notebook_can_import_the_package_inside_the_sandbox(make_notebook, r
     cells = ["from autograder.datamodule import FashionMNISTData\nfrom autograder import checks", reference_source]
     report = grade_notebook(make_notebook(cells), only=["relu_values"], seed=13)
     assert report.result("relu_values").status == "passed", report.result("relu_values").message
+
+
+def test_a_thread_that_kills_the_child_between_steps_cannot_stall_grading(make_notebook, reference_source) -> None:  # type: ignore[no-untyped-def]
+    """Does a background thread that calls os._exit at random moments still let grading finish?"""
+    bomb = ("import os, threading, time\n"
+            "threading.Thread(target=lambda: (time.sleep(0.05), os._exit(9)), daemon=True).start()\n")
+    report = grade_notebook(make_notebook([reference_source, bomb, "import time\ntime.sleep(1)"]),
+                            only=["relu_values"], timeout=240, seed=14)
+    assert report.seconds < 200
+    assert [q.id for q in report.questions] == list(QUESTION_IDS)
+
+
+def test_an_archive_that_inflates_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    from autograder import _wire
+
+    base = tmp_path / "unit-relu"
+    _wire.dump(base, {"values": {"x": __import__("numpy").zeros(10)}})
+    with zipfile.ZipFile(base.with_suffix(".npz"), "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a0.npy", b"\0" * (2 * 1024 * 1024))
+    with pytest.raises(_wire.WireError, match="unpack"):
+        _wire.load(base, max_bytes=1024 * 1024)
