@@ -138,13 +138,14 @@ def _test_accuracy(model: Any) -> float:
         return float(model.accuracy(model(t.test_images), t.test_labels))
 
 
-def bench_training(epochs: int, board: bool) -> dict[str, Any]:
+def bench_training(epochs: int, board: bool, threads: int | None = None) -> dict[str, Any]:
     import torch
     from d2l import torch as d2l
 
     from autograder.datamodule import FashionMNISTData
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    threads = threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)  # both runs; d2l's DataLoader workers use one thread each
     with tempfile.TemporaryDirectory(prefix="bench-d2l-") as tmp:
         root = _d2l_root(Path(tmp))
         work = Path(tmp) / "work"
@@ -170,7 +171,7 @@ def bench_training(epochs: int, board: bool) -> dict[str, Any]:
     ref_total, pkg_total = ref_setup + ref_fit, pkg_setup + pkg_fit
     speedup = ref_total / pkg_total
     return {
-        "epochs": epochs, "batch_size": 256, "lr": 0.1, "board": board,
+        "epochs": epochs, "batch_size": 256, "lr": 0.1, "board": board, "torch_threads": threads,
         "d2l_reference": {"setup_s": round(ref_setup, 2), "fit_s": round(ref_fit, 2),
                           "total_s": round(ref_total, 2), "test_accuracy": round(ref_acc, 4)},
         "package": {"setup_s": round(pkg_setup, 2), "fit_s": round(pkg_fit, 2),
@@ -301,7 +302,7 @@ def table(res: dict[str, Any]) -> str:
     if "training" in res:
         t = res["training"]
         lines += ["", f"(1) training: scratch MLP, {t['epochs']} epochs, batch 256, lr 0.1, board "
-                      f"{'on' if t['board'] else 'off'}",
+                      f"{'on' if t['board'] else 'off'}, {t.get('torch_threads', '?')} torch thread(s)",
                   row.format("", "setup s", "fit s", "accuracy")]
         for key, name in (("d2l_reference", "d2l.FashionMNIST + d2l.Trainer"),
                           ("package", "FashionMNISTData + d2l.Trainer")):
@@ -344,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 epochs, 4 submissions: a smoke run")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--board", action="store_true", help="draw d2l's progress board in both trainings")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="training: torch threads in both runs (default: the number of cores)")
     parser.add_argument("--submissions", type=int, default=None, help="throughput: copies (default 20; quick 4)")
     parser.add_argument("--reference-curves", type=Path, default=None,
                         help="also store the solution's training curves here (part grading)")
@@ -355,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
 
     res: dict[str, Any] = {"machine": machine(), "quick": args.quick}
     steps: dict[str, Callable[[], dict[str, Any]]] = {
-        "training": lambda: bench_training(2 if args.quick else 10, args.board),
+        "training": lambda: bench_training(2 if args.quick else 10, args.board, args.threads),
         "grading": bench_grading,
         "throughput": lambda: bench_throughput(args.submissions or (4 if args.quick else 20), (1, 2),
                                                progress=sys.stderr.isatty()),
