@@ -10,30 +10,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import runpy
 import time
+from pathlib import Path
 
 import torch
 from d2l import torch as d2l
-from torch import nn
 
 from autograder.datamodule import FashionMNISTData
 
-
-class MLPScratch(d2l.Classifier):  # type: ignore[misc]
-    """d2l 5.2.1's multilayer perceptron from scratch."""
-
-    def __init__(self, num_inputs: int, num_outputs: int, num_hiddens: int, lr: float, sigma: float = 0.01):
-        super().__init__()
-        self.save_hyperparameters()
-        self.W1 = nn.Parameter(torch.randn(num_inputs, num_hiddens) * sigma)
-        self.b1 = nn.Parameter(torch.zeros(num_hiddens))
-        self.W2 = nn.Parameter(torch.randn(num_hiddens, num_outputs) * sigma)
-        self.b2 = nn.Parameter(torch.zeros(num_outputs))
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        X = X.reshape((-1, self.num_inputs))
-        H = torch.max(X @ self.W1 + self.b1, torch.zeros(1))
-        return H @ self.W2 + self.b2
+# The lecture's scratch MLP (d2l 5.2.1), from the one reference solution the tests and benchmarks share.
+REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "reference_solution.py"
+MLPScratch = runpy.run_path(str(REFERENCE))["MLPScratch"]
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import runpy
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 from d2l import torch as d2l
-from torch import nn
 
 from autograder.data import DEBIAN_DIR, FashionMNIST
 from autograder.datamodule import FashionMNISTData, MinibatchLoader
@@ -93,20 +93,7 @@ def test_resize_other_than_28_is_refused() -> None:
         FashionMNISTData(resize=(224, 224), dataset=small_dataset())
 
 
-class MLPScratch(d2l.Classifier):  # type: ignore[misc]
-    """d2l 5.2.1's multilayer perceptron from scratch (W1: d x h, W2: h x q)."""
-
-    def __init__(self, num_inputs: int, num_outputs: int, num_hiddens: int, lr: float, sigma: float = 0.01):
-        super().__init__()
-        self.save_hyperparameters()
-        self.W1 = nn.Parameter(torch.randn(num_inputs, num_hiddens) * sigma)
-        self.b1 = nn.Parameter(torch.zeros(num_hiddens))
-        self.W2 = nn.Parameter(torch.randn(num_hiddens, num_outputs) * sigma)
-        self.b2 = nn.Parameter(torch.zeros(num_outputs))
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        H = torch.relu(X.reshape((-1, self.num_inputs)) @ self.W1 + self.b1)
-        return H @ self.W2 + self.b2
+MLPScratch = runpy.run_path(str(Path(__file__).parent / "fixtures" / "reference_solution.py"))["MLPScratch"]
 
 
 @pytest.fixture
