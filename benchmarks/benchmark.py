@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 PARTS = ("training", "grading", "throughput")
 TRAINING_SPEEDUP_TARGET = 15.0
 THROUGHPUT_TARGET_PER_CORE = 2.0  # submissions per minute per core
-ACCURACY_EQUAL_TOL = 0.01  # "equal accuracy": within one point of a percent
+ACCURACY_EQUAL_TOL = 0.02  # "equal accuracy": within 3 sd of one run (issue 4: sd 0.0064 over 12 seeds)
 SEED = 0
 RAW_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
              "t10k-labels-idx1-ubyte")
