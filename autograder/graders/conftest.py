@@ -1,34 +1,9 @@
-"""Options and the one grading shared by every test of this folder."""
+"""For `pytest <graders> --submission PATH` without `-c`: the same plugin, loaded as a conftest.
 
-from __future__ import annotations
+The hardened invocation passes `-c <graders>/pytest.ini`, which loads the plugin and ignores every
+conftest.py (this one included).
+"""
 
-from pathlib import Path
+from autograder.graders.plugin import pytest_addoption, report
 
-import pytest
-
-from autograder.grader import grade_notebook
-from autograder.report import Report
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("autograder", "MLP lab grading")
-    group.addoption("--submission", metavar="PATH", help="The submitted notebook to grade.")
-    group.addoption("--device", default="auto", choices=("auto", "cpu", "cuda"), help="Where to train.")
-    group.addoption("--grade-timeout", type=float, default=None, metavar="SECONDS",
-                    help="Total seconds for the submission.")
-    group.addoption("--report-json", metavar="PATH", default=None, help="Also write the report here.")
-
-
-@pytest.fixture(scope="session")
-def report(request: pytest.FixtureRequest) -> Report:
-    path = request.config.getoption("--submission")
-    if not path:
-        raise pytest.UsageError("pass the notebook to grade: pytest <graders> --submission PATH")
-    if not Path(path).is_file():
-        raise pytest.UsageError(f"--submission {path}: no such file")
-    result = grade_notebook(path, device=request.config.getoption("--device"),
-                            timeout=request.config.getoption("--grade-timeout"))
-    out = request.config.getoption("--report-json")
-    if out:
-        result.write_json(out)
-    return result
+__all__ = ["pytest_addoption", "report"]
