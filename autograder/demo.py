@@ -11,6 +11,7 @@ Steps, in order (`STEPS`; `run_demo` asserts it runs them in that order):
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -46,11 +47,14 @@ def _release(root: Path, course: Path) -> Path:
     shutil.copytree(root / "source", course / "source")
     shutil.copy2(root / "nbgrader_config.py", course / "nbgrader_config.py")
     cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"]
-    done = subprocess.run(cmd, cwd=course, capture_output=True, text=True, check=False)
+    # nbgrader runs `alembic` (its gradebook migrations) from PATH: put this environment's scripts first.
+    env = {**os.environ, "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
+    done = subprocess.run(cmd, cwd=course, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise AutograderError(f"`nbgrader generate_assignment {ASSIGNMENT}` failed in {course} "
-                              f"(exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}\n"
-                              f"Fix source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb and run it again.")
+                              f"(exit {done.returncode}); nbgrader said:\n{done.stdout[-2000:]}{done.stderr[-2000:]}\n"
+                              f"If it names a cell, fix source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb; then run "
+                              f"`bash scripts/main.sh` again.")
     release = course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     if not release.is_file():
         raise AutograderError(f"nbgrader wrote no {release}")
