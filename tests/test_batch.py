@@ -10,6 +10,7 @@ from __future__ import annotations
 import _thread
 import csv
 import json
+import signal
 import threading
 import time
 from pathlib import Path
@@ -256,6 +257,16 @@ def test_a_corrupt_report_on_disk_is_graded_again(tmp_path):
 
 def test_interrupted_batch_keeps_finished_work_and_resumes(tmp_path):
     """Does Ctrl-C in the middle leave complete reports and a CSV, and does the rerun grade only the rest?"""
+    # interrupt_main() does nothing while SIGINT is ignored, as it is for a job started in the
+    # background of a non-interactive shell (a CI runner, nohup): give SIGINT Python's handler.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupted_batch(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupted_batch(tmp_path: Path) -> None:
     subs = flat_dir(tmp_path, {"a": notebook(), "b": notebook(), "c": notebook(behaviour="interrupt"),
                                "d": notebook()})
     out = tmp_path / "out"
