@@ -41,7 +41,6 @@ import json
 import os
 import queue
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -53,7 +52,7 @@ import click
 
 from .errors import BatchError
 from .questions import QUESTION_IDS
-from .report import Report
+from .report import Report, write_text_atomic
 
 __all__ = [
     "GRADES_HEADER",
@@ -291,17 +290,7 @@ def _write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(buf.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, buf.getvalue())
 
 
 def write_grades_csv(rows: Iterable[Row], path: str | os.PathLike[str]) -> None:
