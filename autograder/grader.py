@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -122,13 +122,7 @@ def plan_cells(nb: Any) -> list[PlannedCell]:
 # --- data for the child -----------------------------------------------------------------------
 
 
-@dataclass
-class _TrainingData:
-    dir: Path
-    test_labels_by_perm: dict[int, np.ndarray] = field(default_factory=dict)
-
-
-_DATA: _TrainingData | None = None
+_DATA_DIR: Path | None = None  # the training split as .npy files, written once per process
 
 
 def _training_data() -> tuple[Path, np.ndarray, np.ndarray]:
@@ -136,15 +130,15 @@ def _training_data() -> tuple[Path, np.ndarray, np.ndarray]:
 
     Returns the folder, the test images and the test labels (kept here, never given to a child).
     """
-    global _DATA
+    global _DATA_DIR
     ds = load_fashion_mnist()
-    if _DATA is None:
+    if _DATA_DIR is None:
         folder = Path(tempfile.mkdtemp(prefix="mlp-grader-data-"))
         atexit.register(shutil.rmtree, folder, True)
         np.save(folder / "train_images.npy", ds.train_images)
         np.save(folder / "train_labels.npy", ds.train_labels)
-        _DATA = _TrainingData(folder)
-    return _DATA.dir, ds.test_images, ds.test_labels
+        _DATA_DIR = folder
+    return _DATA_DIR, ds.test_images, ds.test_labels
 
 
 def _denied_paths(submission: Path) -> list[Path]:
@@ -353,12 +347,6 @@ def _folder_size(folder: Path, stop_at: int) -> int:
 
 
 # --- verdicts ---------------------------------------------------------------------------------
-
-
-def _status_for(outcome: _StepOutcome | None) -> str:
-    if outcome is None:
-        return "error"
-    return "timeout" if outcome.status == "timeout" else "error"
 
 
 def _describe(step: str, outcome: _StepOutcome, cells: dict[int, str]) -> str:
