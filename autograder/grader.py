@@ -509,7 +509,8 @@ def grade_notebook(path: str | os.PathLike[str], *, device: str = "auto", timeou
                                                 "error" if any(units[u].status in ("crashed", "error")
                                                                for u in needed if u in units) else "failed")
             message = r.message
-            if not r.passed and notes and any(units[u].status != "ok" for u in needed if u in units):
+            # Cell errors explain a name that is not defined; for any other failure they are noise.
+            if not r.passed and notes and any(units[u].status == "missing" for u in needed if u in units):
                 message += " [" + "; ".join(notes[:3]) + "]"
             results.append(QuestionResult(q.id, round(q.points * r.earned, 4), float(q.points), status, message))
         artifacts = _artifacts(units, test_labels[perm])

@@ -71,6 +71,9 @@ def to_numpy(value: Any, what: str) -> np.ndarray:
 def _call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
+    except NotImplementedError:
+        raise ProbeError(f"{what} raised NotImplementedError: its answer cell still holds "
+                         "`raise NotImplementedError()`; replace that line with your code.") from None
     except Exception as exc:  # the student's error, reported to the student
         raise ProbeError(f"{what} raised {_type(exc).__name__}: {exc}") from None
 
