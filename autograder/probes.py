@@ -245,10 +245,6 @@ class TrainingBudget:
     def lr_for(self, epoch: int) -> float:
         return self.final_lr if epoch == self.epochs - 1 else self.lr
 
-    def describe(self) -> str:
-        tail = f" (last epoch {self.final_lr:g})" if self.final_lr != self.lr else ""
-        return f"{self.epochs} epochs of SGD, lr {self.lr:g}{tail}, batch {self.batch_size}, on the 60,000 training images"
-
 
 def train_and_predict(make_model: Callable[[], Any], what: str, budget: TrainingBudget,
                       train_X: torch.Tensor, train_y: torch.Tensor, test_X: Callable[[], torch.Tensor],
