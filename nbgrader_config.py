@@ -14,7 +14,7 @@ kernelspec must start this repository's virtual environment: scripts/setup.sh in
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
-from autograder._nbgrader_hooks import HideHiddenTests
+from autograder.nbgrader.preprocessors import HideHiddenTests
 
 c = get_config()  # noqa: F821  (nbgrader injects get_config)
 

@@ -1,12 +1,14 @@
-"""The command line: a thin layer over the package's functions.
+"""The command line: every command, each a thin layer over a typed function of the package.
 
-    autograder grade SUBMISSION.ipynb [--json OUT.json] [--device auto|cpu|cuda] [--timeout SECONDS]
-    autograder status REPORT.json QUESTION_ID     exit 0 iff that question passed (course CI steps)
-    autograder demo                               the README's main job
-    autograder grade-all / merge-csv / feedback   course-scale grading (see `batch`)
-    autograder classroom-template DIR             the students' GitHub Classroom repository
+    autograder grade SUBMISSION.ipynb [--json OUT.json] ...   engine.grade_notebook
+    autograder status REPORT.json QUESTION_ID                 exit 0 iff that question passed
+    autograder grade-all SUBMISSIONS_DIR [--out DIR] ...      course.batch.grade_all
+    autograder merge-csv CSV... --out OUT.csv                 course.batch.merge_csvs
+    autograder feedback REPORTS... [--out DIR]                course.feedback.write_feedback_pages
+    autograder classroom-template DIR [...]                   course.classroom.write_template
+    autograder demo [--out DIR]                               course.demo.run_demo (the README's main job)
 
-Also `python -m autograder ...`.
+Also `python -m autograder ...`.  This is the only module that imports click.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from pathlib import Path
 
 import click
 
-from .errors import AutograderError
+from mlp_lab.errors import LabError
+
 from .report import Report
 
 __all__ = ["main"]
+
+_DEVICES = click.Choice(["auto", "cpu", "cuda"])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,7 +37,7 @@ def main() -> None:
 @click.argument("submission", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the report as JSON to this file.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+@click.option("--device", type=_DEVICES, default="auto", show_default=True,
               help="Where the grader trains the student's models (auto: CUDA when present).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=None,
               help="Total seconds for this submission [default: 900].")
@@ -45,7 +50,7 @@ def grade(submission: Path, json_out: Path | None, device: str, timeout: float |
 
     Exit status 0 whenever a report was produced, whatever the score.
     """
-    from .grader import grade_notebook
+    from .engine import grade_notebook
 
     def progress(message: str) -> None:
         if not quiet:
@@ -54,7 +59,7 @@ def grade(submission: Path, json_out: Path | None, device: str, timeout: float |
     try:
         report = grade_notebook(submission, device=device, timeout=timeout, threads=threads, seed=seed,
                                 progress=progress)
-    except AutograderError as err:
+    except LabError as err:
         raise click.ClickException(f"no report for {submission}: {err}") from err
     if json_out is not None:
         report.write_json(json_out)
@@ -76,22 +81,102 @@ def status(report: Path, question_id: str) -> None:
     sys.exit(0 if result.status == "passed" else 1)
 
 
-def _attach_optional() -> None:
-    """Commands that live beside their modules (batch grading, feedback, the classroom template)."""
-    from . import batch
+@main.command("grade-all")
+@click.argument("submissions_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("grades"),
+              show_default=True, help="Where grades.csv, reports/ (and crosscheck.csv, feedback/) go.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Gradings at once [default: number of CPU cores].")
+@click.option("--shard", default=None, metavar="INDEX/COUNT",
+              help="Grade only this shard of the sorted students (0-based), e.g. 0/4.")
+@click.option("--nbgrader", "nbgrader_grades", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="nbgrader's gradebook.db or `nbgrader export` CSV: list where its points differ.")
+@click.option("--assignment", default="mlp", show_default=True,
+              help="Assignment name (nbgrader folder and gradebook).")
+@click.option("--device", type=_DEVICES, default="auto", show_default=True)
+@click.option("--timeout", type=float, default=None, help="Grader's time limit per submission (seconds).")
+@click.option("--force", is_flag=True, help="Grade again even what is graded and unchanged.")
+@click.option("--feedback", is_flag=True, help="Also write feedback pages to OUT/feedback/<student>/.")
+@click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+def grade_all(submissions_dir: Path, out_dir: Path, jobs: int | None, shard: str | None,
+              nbgrader_grades: Path | None, assignment: str, device: str, timeout: float | None,
+              force: bool, feedback: bool, no_progress: bool) -> None:
+    """Grade every submission in SUBMISSIONS_DIR (nbgrader's submitted/<student>/<assignment>/ or a folder
+    of <student>.ipynb) into OUT/grades.csv and OUT/reports/<student>.json; a rerun skips what is unchanged."""
+    from .course.batch import grade_all as run
+    from .course.submissions import parse_shard
 
-    for name in ("grade_all_command", "merge_csv_command", "feedback_command"):
-        command = getattr(batch, name, None)
-        if command is not None:
-            main.add_command(command)
     try:
-        from .classroom import classroom_template_command
-    except ImportError:
-        return
-    main.add_command(classroom_template_command)
+        result = run(submissions_dir, out_dir=out_dir, jobs=jobs, progress=not no_progress,
+                     shard=parse_shard(shard) if shard else None, nbgrader_grades=nbgrader_grades,
+                     assignment=assignment, device=device, timeout=timeout, force=force, feedback=feedback)
+    except LabError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(result.summary())
 
 
-_attach_optional()
+@main.command("merge-csv")
+@click.argument("csvs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The merged CSV (written atomically).")
+@click.option("--key", default="student", show_default=True,
+              help="Column whose values must be unique across inputs; 'none' to concatenate (crosscheck.csv).")
+def merge_csv(csvs: tuple[Path, ...], out: Path, key: str) -> None:
+    """Merge per-shard CSVs (grades.csv or crosscheck.csv) with one header into OUT, sorted."""
+    from .course.batch import merge_csvs
+
+    try:
+        n = merge_csvs(list(csvs), out, key=None if key.lower() == "none" else key)
+    except LabError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"merged {len(csvs)} file(s), {n} rows -> {out}")
+
+
+@main.command("feedback")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("feedback"),
+              show_default=True, help="Pages go to OUT/<student>/ (index.html, feedback.md, PNGs).")
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Reference curves JSON, or the solution's report [default: the packaged curves].")
+def feedback(reports: tuple[Path, ...], out: Path, reference: Path | None) -> None:
+    """Write feedback pages from report JSON files (or folders of them, e.g. OUT/reports)."""
+    from .course.feedback import write_feedback_pages
+
+    try:
+        pages = write_feedback_pages(list(reports), out, reference)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"wrote feedback for {len(pages)} report(s) to {out}")
+
+
+@main.command("classroom-template")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--release", "release_notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="The released notebook [default: release/mlp/mlp.ipynb].")
+@click.option("--grader-repo", default="ORG/mlp-autograder", show_default=True,
+              help="OWNER/NAME of the private repository the workflow installs the hidden grader from.")
+@click.option("--grader-ref", default="v1", show_default=True, help="Tag, branch or commit of that repository.")
+@click.option("--runner", type=click.Choice(["github", "gpu"]), default="github", show_default=True,
+              help="github: GitHub's ubuntu runners, CPU; gpu: self-hosted runners labelled gpu, --device cuda.")
+@click.option("--student-kit", default=None,
+              help="pip requirement that gives students the kit (mlp_lab) for the visible checks.")
+@click.option("--force", is_flag=True, help="Write into a directory that is not empty.")
+def classroom_template(dest: Path, release_notebook: Path | None, grader_repo: str, grader_ref: str,
+                       runner: str, student_kit: str | None, force: bool) -> None:
+    """Write the students' GitHub Classroom template repository into DEST."""
+    from .course.classroom import write_template
+
+    try:
+        written = write_template(dest, release_notebook=release_notebook, grader_repo=grader_repo,
+                                 grader_ref=grader_ref, runner=runner, student_kit=student_kit,  # type: ignore[arg-type]
+                                 force=force)
+    except LabError as err:
+        raise click.ClickException(str(err)) from err
+    for path in written:
+        click.echo(path)
+    if student_kit is None:
+        click.echo("note: requirements.txt names no student kit (--student-kit): the notebook's visible checks "
+                   "import mlp_lab", err=True)
 
 
 @main.command()
@@ -100,9 +185,9 @@ _attach_optional()
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Submissions graded at once.")
 def demo(out: Path, jobs: int | None) -> None:
     """The main job: release the assignment with nbgrader, grade the bundled examples, print a grade table."""
-    from .demo import run_demo
+    from .course.demo import run_demo
 
     try:
         run_demo(out, jobs=jobs)
-    except AutograderError as err:
+    except LabError as err:
         raise click.ClickException(str(err)) from err

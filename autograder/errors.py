@@ -1,38 +1,34 @@
-"""The package's exceptions, in one place.
+"""The package's exceptions, in one place (the kit's three come from `mlp_lab.errors`).
 
-    AutograderError                 base of everything the package raises on purpose
-    ├── DataError                   Fashion-MNIST missing, corrupt or inconsistent
-    ├── NotebookError               a notebook that cannot be read (not JSON, not nbformat 4, ...)
-    ├── SubmissionError             a submission that cannot be graded at all (no report possible)
-    ├── SandboxError                the grader could not start or control a child process
-    ├── CheckFailed (AssertionError)  a check failed; its message is written for the student
-    └── BatchError                  a batch cannot run: bad submissions dir, duplicate student, bad shard,
-                                    unreadable gradebook, CSVs that cannot be merged
-
-`CheckFailed` subclasses `AssertionError` so that an nbgrader grade cell that calls
-`CheckResult.require()` fails the way nbgrader expects, with the student-facing message as the
-exception text rather than a bare `AssertionError`.
+    LabError                          (mlp_lab) base of everything either package raises on purpose
+    ├── DataError                     (mlp_lab) Fashion-MNIST missing, corrupt or inconsistent
+    ├── CheckFailed (AssertionError)  (mlp_lab) a check failed; its message is written for the student
+    └── AutograderError               base of the grader's own errors
+        ├── NotebookError             a notebook that cannot be read (not JSON, not nbformat 4, ...)
+        ├── SubmissionError           a submission that cannot be graded at all (no report possible)
+        ├── SandboxError              the grader could not start or control a child process
+        └── BatchError                a batch cannot run: bad submissions dir, duplicate student, bad shard,
+                                      unreadable gradebook, CSVs that cannot be merged
 """
 
 from __future__ import annotations
+
+from mlp_lab.errors import CheckFailed, DataError, LabError
 
 __all__ = [
     "AutograderError",
     "BatchError",
     "CheckFailed",
     "DataError",
+    "LabError",
     "NotebookError",
     "SandboxError",
     "SubmissionError",
 ]
 
 
-class AutograderError(Exception):
-    """Base class of the errors this package raises deliberately."""
-
-
-class DataError(AutograderError):
-    """Fashion-MNIST could not be found, read or verified."""
+class AutograderError(LabError):
+    """Base class of the errors the grader raises deliberately."""
 
 
 class NotebookError(AutograderError):
@@ -45,10 +41,6 @@ class SubmissionError(AutograderError):
 
 class SandboxError(AutograderError):
     """The grader failed to start, limit or collect a child process."""
-
-
-class CheckFailed(AutograderError, AssertionError):
-    """A check did not pass; `str(err)` is the message for the student."""
 
 
 class BatchError(AutograderError):

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .questions import QUESTION_IDS, QUESTIONS
+from mlp_lab.questions import QUESTION_IDS, QUESTIONS
 
-__all__ = ["STATUSES", "QuestionResult", "Report", "Status", "render_table", "write_json_atomic", "write_text_atomic"]
+from .files import write_json_atomic
+
+__all__ = ["STATUSES", "QuestionResult", "Report", "Status", "render_table"]
 
 Status = Literal["passed", "failed", "error", "timeout"]
 STATUSES: tuple[Status, ...] = ("passed", "failed", "error", "timeout")
@@ -115,27 +116,6 @@ class Report:
 
     def table(self) -> str:
         return render_table(self)
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write a file so that a reader never sees it half-written (temp file, fsync, os.replace)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
-    """Write JSON atomically (see `write_text_atomic`)."""
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def _wrap(text: str, width: int) -> Iterable[str]:

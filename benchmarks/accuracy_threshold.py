@@ -5,8 +5,8 @@ that a correct solution fails less than once in 10,000 gradings.  Usage:
 
     .venv/bin/python benchmarks/accuracy_threshold.py --seeds 40 --out out/accuracy.json
 
-It trains the reference MLPScratch and MLP (from `tests/fixtures/reference_solution.py`) exactly as
-the grader does (`probes.train_and_predict`, the grader's budget) on CPU, one thread per run.
+It trains the reference MLPScratch and MLP (the solution notebook's, `examples.solution_namespace`) exactly
+as the grader does (`probes.train_and_predict`, the grader's training run) on CPU, one thread per run.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 
-from autograder import probes
-from autograder.data import load_fashion_mnist
-from autograder.grader import GRADER_BUDGET
+from autograder.course.examples import solution_namespace
+from mlp_lab import probes
+from mlp_lab.data import load_fashion_mnist
+from mlp_lab.inputs import TRAINING_RUN
 
-REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "reference_solution.py"
 Z_1E4 = 3.719  # one-sided normal quantile for a 1-in-10,000 failure rate
 
 
@@ -32,12 +32,11 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=40)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--epochs", type=int, default=GRADER_BUDGET["epochs"])
+    ap.add_argument("--epochs", type=int, default=TRAINING_RUN["epochs"])
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    ns: dict = {"__name__": "reference"}
-    exec(compile(REFERENCE.read_text(), str(REFERENCE), "exec"), ns)
+    ns = solution_namespace()
     ds = load_fashion_mnist()
     X = torch.from_numpy(ds.train_images).float().div_(255)
     y = torch.from_numpy(ds.train_labels).long()
@@ -47,7 +46,7 @@ def main() -> None:
     results: dict[str, dict[str, list[float]]] = {m: {"before": [], "after": [], "seconds": []} for m in makers}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name, make in makers.items():
-            budget = probes.TrainingBudget(**{**GRADER_BUDGET, "epochs": args.epochs, "seed": seed})
+            budget = probes.TrainingBudget(**{**TRAINING_RUN, "epochs": args.epochs, "seed": seed})
             r = probes.train_and_predict(make, name, budget, X, y, lambda: test,
                                          torch.device("cpu"))
             for key in ("before", "after"):

@@ -6,7 +6,7 @@ Parts:
 
 training    d2l's reference training of the lecture's scratch MLP (d2l 5.2.1: `d2l.FashionMNIST` +
             `d2l.Trainer`, 10 epochs, batch 256, lr 0.1) against the package's training path (the same
-            model, seed and `d2l.Trainer`, with `autograder.datamodule.FashionMNISTData`): seconds, the
+            model, seed and `d2l.Trainer`, with `mlp_lab.FashionMNISTData`): seconds, the
             ratio, and both test accuracies.  `d2l.FashionMNIST` downloads unless the files are there:
             the benchmark unzips Debian's files into `<root>/FashionMNIST/raw/` of a scratch root and
             points d2l at it (d2l reads `../data` relative to the working directory).  The progress
@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 PARTS = ("training", "grading", "throughput")
 TRAINING_SPEEDUP_TARGET = 15.0
@@ -71,33 +70,15 @@ def machine() -> dict[str, Any]:
 
 
 def _scratch_mlp_class() -> type:
-    import torch
-    from d2l import torch as d2l
-    from torch import nn
+    """The lecture's scratch MLP (d2l 5.2.1) as the solution notebook writes it: the same model in both runs."""
+    from autograder.course.examples import solution_namespace
 
-    class MLPScratch(d2l.Classifier):  # type: ignore[misc]
-        """d2l 5.2.1's multilayer perceptron from scratch (the lecture's code)."""
-
-        def __init__(self, num_inputs: int, num_outputs: int, num_hiddens: int, lr: float,
-                     sigma: float = 0.01) -> None:
-            super().__init__()
-            self.save_hyperparameters()
-            self.W1 = nn.Parameter(torch.randn(num_inputs, num_hiddens) * sigma)
-            self.b1 = nn.Parameter(torch.zeros(num_hiddens))
-            self.W2 = nn.Parameter(torch.randn(num_hiddens, num_outputs) * sigma)
-            self.b2 = nn.Parameter(torch.zeros(num_outputs))
-
-        def forward(self, X: torch.Tensor) -> torch.Tensor:
-            X = X.reshape((-1, self.num_inputs))
-            H = torch.max(X @ self.W1 + self.b1, torch.zeros(1))  # d2l's relu
-            return H @ self.W2 + self.b2
-
-    return MLPScratch
+    return solution_namespace(ROOT / "source" / "mlp" / "mlp.ipynb")["MLPScratch"]
 
 
 def _d2l_root(scratch: Path) -> Path:
     """A torchvision root with Debian's files unzipped in FashionMNIST/raw/, so d2l does not download."""
-    from autograder.data import DEBIAN_DIR
+    from mlp_lab.data import DEBIAN_DIR
 
     raw = scratch / "data" / "FashionMNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
@@ -130,7 +111,7 @@ def _fit(data: Any, epochs: int, board: bool) -> tuple[float, Any]:
 def _test_accuracy(model: Any) -> float:
     import torch
 
-    from autograder.data import load_fashion_mnist
+    from mlp_lab.data import load_fashion_mnist
 
     t = load_fashion_mnist().as_tensors()
     model.eval()
@@ -142,7 +123,7 @@ def bench_training(epochs: int, board: bool, threads: int | None = None) -> dict
     import torch
     from d2l import torch as d2l
 
-    from autograder.datamodule import FashionMNISTData
+    from mlp_lab.datamodule import FashionMNISTData
 
     threads = threads or os.cpu_count() or 1
     torch.set_num_threads(threads)  # both runs; d2l's DataLoader workers use one thread each
@@ -225,7 +206,7 @@ def bench_grading() -> dict[str, Any]:
             nb: dict[str, Any] = {"generate_assignment_s": round(gen_s, 2), "autograde_s": round(auto_s, 2),
                                   "returncode": auto.returncode}
             if auto.returncode == 0:
-                from autograder.crosscheck import load_nbgrader_scores
+                from autograder.course.crosscheck import load_nbgrader_scores
 
                 scores = load_nbgrader_scores(course / "gradebook.db")
                 nb["score"] = scores.totals.get("bench")  # the grader's question ids only
@@ -251,7 +232,7 @@ def bench_grading() -> dict[str, Any]:
         out["autograder"] = ag
         nb_scores = out.pop("_nbgrader_scores", None)
         if nb_scores is not None and report_path.is_file():
-            from autograder.crosscheck import crosscheck
+            from autograder.course.crosscheck import crosscheck
             from autograder.report import Report
 
             found = crosscheck({"bench": Report.load(report_path)}, nb_scores)
@@ -266,7 +247,7 @@ def bench_grading() -> dict[str, Any]:
 
 
 def bench_throughput(n: int, jobs_list: tuple[int, ...], progress: bool) -> dict[str, Any]:
-    from autograder.batch import grade_all
+    from autograder.course.batch import grade_all
 
     solution = _solution().read_bytes()
     results: dict[str, Any] = {"submissions": n, "runs": []}
@@ -373,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             print("benchmark: no training curves in the solution's report; reference curves not written",
                   file=sys.stderr)
         else:
-            from autograder.feedback import write_reference_curves
+            from autograder.course.feedback import write_reference_curves
             from autograder.report import Report
 
             write_reference_curves(Report.from_dict(solution_report), args.reference_curves)

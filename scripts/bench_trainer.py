@@ -10,18 +10,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import runpy
 import time
-from pathlib import Path
 
 import torch
 from d2l import torch as d2l
 
-from autograder.datamodule import FashionMNISTData
+from autograder.course.examples import solution_namespace
+from mlp_lab.datamodule import FashionMNISTData
 
 # The lecture's scratch MLP (d2l 5.2.1), from the one reference solution the tests and benchmarks share.
-REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "reference_solution.py"
-MLPScratch = runpy.run_path(str(REFERENCE))["MLPScratch"]
+MLPScratch = solution_namespace()["MLPScratch"]
 
 
 def main() -> None:

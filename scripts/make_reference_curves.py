@@ -1,7 +1,7 @@
 """Grade the solution notebook with the hardened grader and store its training curves for feedback pages.
 
 Usage: .venv/bin/python scripts/make_reference_curves.py [--notebook source/mlp/mlp.ipynb] [--seed 0]
-Writes autograder/reference_curves.json: {"source", "device", "train_loss": {"MLPScratch": [...], "MLP": [...]}}
+Writes autograder/course/reference_curves.json: {"source", "device", "train_loss": {"MLPScratch": [...], "MLP": [...]}}
 (the per-epoch training loss of the reference solution in the grader's own training run).  Rerun it
 whenever the grader's training budget changes.
 """
@@ -12,11 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from autograder.course.feedback import REFERENCE_CURVES_FILE, write_reference_curves
+from autograder.engine import grade_notebook
 
-from autograder.feedback import REFERENCE_CURVES_FILE, write_reference_curves  # noqa: E402
-from autograder.grader import grade_notebook  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:

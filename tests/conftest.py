@@ -8,13 +8,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
-REFERENCE = (FIXTURES / "reference_solution.py").read_text(encoding="utf-8")
+from autograder.course.examples import solution_code
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = solution_code(ROOT / "source" / "mlp" / "mlp.ipynb")
 
 
 @pytest.fixture
 def reference_source() -> str:
-    """The reference solution (relu, sigmoid, tanh, collapse_affine, MLPScratch, MLP) as code."""
+    """The reference solution (the source notebook's imports and answer cells) as code."""
     return REFERENCE
 
 

@@ -1,0 +1,1 @@
+"""The grading child (`python -I -m autograder.engine.child`) and the sandbox it applies to itself."""

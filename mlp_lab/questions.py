@@ -1,0 +1,314 @@
+"""The registry: the assignment's questions and the probe units they need, each one object.
+
+A `Unit` is one call of the student's code on inputs drawn for it: the student's names it needs,
+its probe (a function of `mlp_lab.probes`, named here so that this module stays torch-free), how
+its inputs are drawn (fresh by the grader, fixed for the visible checks) and its time budget.
+A `Question` is what earns points: its id (also the notebook's nbgrader grade id, the report's key
+and the Classroom workflow's step), points, title, the units whose numbers it needs and `judge`,
+which turns those numbers into a `CheckResult` with the pure checks of `mlp_lab.checks`.
+
+Everything that knows about questions reads this module: the grading child (which probes to run,
+`autograder.engine`), the grader's verdicts, the notebook's visible checks (`mlp_lab.check`), the
+in-kernel hidden tests (`autograder.nbgrader.require`), reports, feedback pages, `grades.csv`, the
+GitHub Classroom workflow and the README's points table.
+
+Adding a question touches three files and the notebook:
+
+1. this module: a `Question` with its judge (and a `Unit`, if the question calls new student code);
+2. `mlp_lab/checks.py`: the check, a pure function over numbers with messages in the lecture's notation;
+3. `mlp_lab/probes.py`: the probe that calls the student's code, if the unit is new;
+4. `source/mlp/mlp.ipynb`: the answer cell and a grade cell that calls `check("<id>", globals())`,
+   with nbgrader metadata `grade_id = "<id>"` and the points; then regenerate `release/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from . import checks, inputs
+from .checks import CheckResult
+
+__all__ = [
+    "MAX_SCORE",
+    "QUESTIONS",
+    "QUESTION_IDS",
+    "UNITS",
+    "Evidence",
+    "Question",
+    "Unit",
+    "UnitMissing",
+    "question",
+    "unit",
+    "units_for",
+]
+
+Draw = Callable[[np.random.Generator], dict[str, Any]]
+Visible = Callable[[], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One probe of the student's code.
+
+    `probe` names a function of `mlp_lab.probes`; `options` are passed to it as they are.  `kind`
+    chooses the time budget ("probe": seconds; "training": the grader's training run).  `after`
+    lists units that call the same student code first: when one of them timed out or crashed, this
+    unit is not started (a forward that hangs costs its own probe's seconds, not a training run).
+    `model` names the student's class a training unit trains (the unit -> model mapping, once).
+    """
+
+    id: str
+    names: tuple[str, ...]
+    probe: str
+    draw: Draw
+    visible: Visible
+    kind: Literal["probe", "training"] = "probe"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    after: tuple[str, ...] = ()
+    model: str | None = None
+
+    @property
+    def what(self) -> str:
+        """How a message names this unit's work: "training MLPScratch", "checking relu"."""
+        return f"training {self.model}" if self.kind == "training" else f"checking {', '.join(self.names)}"
+
+
+class UnitMissing(Exception):
+    """A unit a judge needs brought back no values; the message says why (for the student)."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a judge sees: per unit, the inputs drawn for it and the plain values its probe returned.
+
+    `errors` holds, for each unit that brought back nothing, the reason; `test_labels` are the
+    test labels in the order the test images were given (the grader keeps them in its own process);
+    `findings` are the from-scratch scan's findings.
+    """
+
+    inputs: Mapping[str, Mapping[str, Any]]
+    values: Mapping[str, Mapping[str, Any]]
+    errors: Mapping[str, str] = field(default_factory=dict)
+    test_labels: np.ndarray | None = None
+    findings: Sequence[str] = ()
+
+    def of(self, unit_id: str) -> Mapping[str, Any]:
+        """The values of `unit_id`; `UnitMissing` with the reason when it brought back none."""
+        if unit_id in self.values:
+            return self.values[unit_id]
+        raise UnitMissing(self.errors.get(unit_id) or f"{unit(unit_id).what} did not run")
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    points: float
+    title: str
+    units: tuple[str, ...]
+    judge: Callable[[Evidence], CheckResult]
+    # In the student's own kernel (visible checks, nbgrader's hidden tests) a question may need other
+    # units than in the grader: the accuracy of the models the notebook trained, not a training run.
+    kernel_units: tuple[str, ...] | None = None
+    kernel_judge: Callable[[Evidence], CheckResult] | None = None
+    # The judge also reads the from-scratch scan of the student's source (`Evidence.findings`).
+    reads_source: bool = False
+
+
+# --- units -------------------------------------------------------------------------------------
+
+
+def _activation(name: str) -> Unit:
+    visible = inputs.visible_relu if name == "relu" else inputs.visible_sigmoid_tanh
+    return Unit(name, (name,), "probe_activation", inputs.activation_inputs(name), visible,
+                options={"name": name})
+
+
+_HYPER = {"num_outputs": inputs.NUM_OUTPUTS, "num_hiddens": 256}
+
+UNITS: tuple[Unit, ...] = (  # in the order the grader runs them: cheap first, training last
+    _activation("relu"),
+    _activation("sigmoid"),
+    _activation("tanh"),
+    Unit("plot", ("relu", "sigmoid", "tanh"), "probe_plot", inputs.plot_inputs, inputs.visible_plot),
+    Unit("collapse", ("collapse_affine",), "probe_affine_collapse", inputs.affine_collapse_inputs,
+         inputs.visible_affine_collapse),
+    Unit("scratch", ("MLPScratch",), "probe_scratch", inputs.mlp_inputs, inputs.visible_mlp),
+    Unit("concise", ("MLP",), "probe_concise", inputs.mlp_inputs, inputs.visible_mlp),
+    Unit("train_scratch", ("MLPScratch",), "probe_training", inputs.training_inputs, inputs.no_inputs,
+         kind="training", after=("scratch",), model="MLPScratch",
+         options={"hyperparameters": {"num_inputs": inputs.NUM_INPUTS, **_HYPER}}),
+    Unit("train_concise", ("MLP",), "probe_training", inputs.training_inputs, inputs.no_inputs,
+         kind="training", after=("concise",), model="MLP", options={"hyperparameters": dict(_HYPER)}),
+    # In the student's kernel only: the models the notebook's training cells trained.
+    Unit("trained_scratch", ("model",), "probe_trained", inputs.no_inputs, inputs.no_inputs,
+         model="MLPScratch"),
+    Unit("trained_concise", ("model_concise",), "probe_trained", inputs.no_inputs, inputs.no_inputs,
+         model="MLP"),
+)
+# Units the grader runs for the feedback pages, not for points.
+ARTIFACT_UNITS: tuple[str, ...] = ("plot",)
+
+
+# --- judges: from a unit's numbers to a check ------------------------------------------------------
+
+
+def _relu_values(ev: Evidence) -> CheckResult:
+    return checks.check_relu_values(ev.inputs["relu"]["X"], ev.of("relu")["values"])
+
+
+def _relu_grad(ev: Evidence) -> CheckResult:
+    return checks.check_relu_grad(ev.inputs["relu"]["X"], ev.of("relu")["grad"])
+
+
+def _sigmoid_tanh(ev: Evidence) -> CheckResult:
+    s, t = ev.of("sigmoid"), ev.of("tanh")
+    return checks.check_sigmoid_tanh(ev.inputs["sigmoid"]["X"], s["values"], s["grad"], t["values"], t["grad"],
+                                     x_tanh=ev.inputs["tanh"]["X"])
+
+
+def _affine_collapse(ev: Evidence) -> CheckResult:
+    c, v = ev.inputs["collapse"], ev.of("collapse")
+    return checks.check_affine_collapse(c["W1"], c["b1"], c["W2"], c["b2"], v["W"], v["b"], c["X"])
+
+
+def _dims(ev: Evidence, unit_id: str) -> tuple[int, int, int]:
+    i = ev.inputs[unit_id]
+    return int(i["d"]), int(i["h"]), int(i["q"])
+
+
+def _param_shapes(ev: Evidence) -> CheckResult:
+    s = ev.of("scratch")
+    return checks.check_param_shapes(s["shapes"], s["registered"], *_dims(ev, "scratch"))
+
+
+def _forward_shapes(ev: Evidence) -> CheckResult:
+    s = ev.of("scratch")
+    if s.get("forward_error"):
+        return CheckResult(False, str(s["forward_error"]))
+    d, h, q = _dims(ev, "scratch")
+    return checks.check_forward_shapes(ev.inputs["scratch"]["images"].shape[0], d, h, q, s["O_image_shape"],
+                                       s["O_flat_shape"], s["intermediate_shapes"])
+
+
+def _nonlinear_of(ev: Evidence, unit_id: str, model: str) -> CheckResult:
+    outputs = ev.of(unit_id)["nonlinear"]
+    if isinstance(outputs, str):
+        return CheckResult(False, f"{model} failed on the grader's inputs: {outputs}")
+    return checks.check_nonlinear(ev.inputs[unit_id]["nonlin"]["Z"], outputs, model)
+
+
+def _nonlinear(ev: Evidence) -> CheckResult:
+    return _nonlinear_of(ev, "scratch", "MLPScratch")
+
+
+def _from_scratch(ev: Evidence) -> CheckResult:
+    # Only code that runs can be shown to be from scratch: a stub that raises NotImplementedError
+    # (the untouched release) earns nothing here.
+    calls: list[str] = []
+    submodules: list[str] = []
+    for u in ("relu", "sigmoid", "tanh", "scratch"):
+        name = unit(u).names[0]
+        try:
+            values = ev.of(u)
+        except UnitMissing as why:
+            return CheckResult(False, f"{name} must run before it can be checked for built-in layers: {why}")
+        calls.extend(values.get("calls", []))
+        submodules.extend(values.get("submodules", []))
+    return checks.check_no_builtin_layers(ev.findings, calls, submodules)
+
+
+def _concise_mlp(ev: Evidence) -> CheckResult:
+    c = ev.of("concise")
+    d, h, q = _dims(ev, "concise")
+    structure = checks.check_concise_structure(c["linear_shapes"], c["has_flatten"], c["activations"],
+                                               c["O_shape"], ev.inputs["concise"]["images"].shape[0], d, h, q)
+    nonlinear = _nonlinear_of(ev, "concise", "MLP")
+    return structure if not structure.passed or nonlinear.passed else nonlinear
+
+
+def _accuracy_of(ev: Evidence, units: Sequence[str],
+                 judge: Callable[[Unit, Mapping[str, Any]], CheckResult]) -> CheckResult:
+    """Each model's share of the points is its own: a model that did not train costs only its share."""
+    results = []
+    for u in map(unit, units):
+        try:
+            results.append(judge(u, ev.of(u.id)))
+        except UnitMissing as why:
+            results.append(CheckResult(False, f"{u.model}: {why}"))
+    passed = sum(r.passed for r in results)
+    return CheckResult(passed == len(results), " ".join(r.message for r in results),
+                       fraction=passed / len(results))
+
+
+def _labels(ev: Evidence) -> np.ndarray:
+    if ev.test_labels is None:
+        raise ValueError("the accuracy verdict needs the test labels")
+    return ev.test_labels
+
+
+def _accuracy(ev: Evidence) -> CheckResult:
+    labels = _labels(ev)
+    return _accuracy_of(ev, ("train_scratch", "train_concise"), lambda u, v: checks.check_accuracy(
+        labels, v["before"], v["after"], u.model or u.id, inputs.describe_training(ev.inputs[u.id])))
+
+
+def _trained_accuracy(ev: Evidence) -> CheckResult:
+    labels = _labels(ev)
+    return _accuracy_of(ev, ("trained_scratch", "trained_concise"), lambda u, v: checks.check_trained_accuracy(
+        labels, v["logits"], u.model or u.id, u.names[0]))
+
+
+# --- questions ----------------------------------------------------------------------------------
+
+QUESTIONS: tuple[Question, ...] = (
+    Question("relu_values", 8, "ReLU values: relu(x) = max(0, x), elementwise", ("relu",), _relu_values),
+    Question("relu_grad", 10, "ReLU gradient: 1 for x > 0, 0 for x < 0, 0 at exactly 0", ("relu",), _relu_grad),
+    Question("sigmoid_tanh", 10, "sigmoid and tanh: values and gradients, finite for |x| <= 100",
+             ("sigmoid", "tanh"), _sigmoid_tanh),
+    Question("affine_collapse", 10, "collapse_affine: the single affine map W, b of a linear two-layer net",
+             ("collapse",), _affine_collapse),
+    Question("param_shapes", 10, "MLPScratch parameters: W1 d x h, b1 1 x h, W2 h x q, b2 1 x q",
+             ("scratch",), _param_shapes),
+    Question("forward_shapes", 8, "MLPScratch.forward: H = sigma(X W1 + b1) is n x h, O = H W2 + b2 is n x q",
+             ("scratch",), _forward_shapes),
+    Question("nonlinear", 10, "MLPScratch is non-linear: not one affine map in disguise", ("scratch",), _nonlinear),
+    Question("from_scratch", 10, "From scratch: no torch.nn layers or built-in activations",
+             ("relu", "sigmoid", "tanh", "scratch"), _from_scratch, reads_source=True),
+    Question("concise_mlp", 8, "MLP with nn.Sequential: Flatten, Linear(784 -> 256), ReLU, Linear(256 -> 10)",
+             ("concise",), _concise_mlp),
+    Question("accuracy", 16, "Fashion-MNIST test accuracy after the grader's training run",
+             ("train_scratch", "train_concise"), _accuracy,
+             kernel_units=("trained_scratch", "trained_concise"), kernel_judge=_trained_accuracy),
+)
+
+QUESTION_IDS: tuple[str, ...] = tuple(q.id for q in QUESTIONS)
+MAX_SCORE: float = float(sum(q.points for q in QUESTIONS))
+_UNITS = {u.id: u for u in UNITS}
+
+
+def question(qid: str) -> Question:
+    """The question with id `qid`; KeyError names the valid ids."""
+    for q in QUESTIONS:
+        if q.id == qid:
+            return q
+    raise KeyError(f"unknown question id {qid!r}; valid ids: {', '.join(QUESTION_IDS)}")
+
+
+def unit(unit_id: str) -> Unit:
+    """The unit with id `unit_id`."""
+    try:
+        return _UNITS[unit_id]
+    except KeyError:
+        raise KeyError(f"unknown unit {unit_id!r}; units: {', '.join(_UNITS)}") from None
+
+
+def units_for(qids: Sequence[str], *, artifacts: bool = False) -> list[Unit]:
+    """The units the grader runs for questions `qids` (plus the artifact units), in running order."""
+    wanted = {u for qid in qids for u in question(qid).units}
+    if artifacts:
+        wanted.update(ARTIFACT_UNITS)
+    return [u for u in UNITS if u.id in wanted]
