@@ -13,6 +13,7 @@ Every question id of `questions.QUESTION_IDS` is present in every report, whatev
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -78,13 +79,14 @@ class Report:
         raise KeyError(qid)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as strict JSON values: a non-finite number (a student's nan) becomes None."""
         out: dict[str, Any] = {
             "submission": self.submission, "score": self.score, "max_score": self.max_score,
             "device": self.device, "seconds": round(self.seconds, 3),
             "questions": [q.to_dict() for q in self.questions],
         }
         if self.artifacts:
-            out["artifacts"] = self.artifacts
+            out["artifacts"] = _finite(self.artifacts)
         return out
 
     @classmethod
@@ -116,6 +118,16 @@ class Report:
 
     def table(self) -> str:
         return render_table(self)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _wrap(text: str, width: int) -> Iterable[str]:

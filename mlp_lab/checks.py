@@ -14,7 +14,7 @@ student's numbers go wrong and what the lecture says instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,25 +25,24 @@ from .errors import CheckFailed
 __all__ = [
     "ACCURACY_THRESHOLD",
     "GRAD_ATOL",
-    "NONLINEAR_MIN_RESIDUAL",
     "ORACLE_MAX_ACCURACY",
     "VALUE_ATOL",
     "VALUE_RTOL",
     "CheckResult",
     "accuracy",
-    "affine_residual",
+    "as_numbers",
     "check_accuracy",
     "check_affine_collapse",
-    "check_concise_structure",
-    "check_forward_shapes",
     "check_no_builtin_layers",
-    "check_nonlinear",
-    "check_param_shapes",
     "check_relu_grad",
     "check_relu_values",
     "check_sigmoid_tanh",
     "check_trained_accuracy",
+    "fails",
+    "passes",
     "reference_sigmoid",
+    "shape_text",
+    "where_wrong",
 ]
 
 # Tolerances, named once.  Student code runs in float32; these leave room for float32 rounding
@@ -51,9 +50,6 @@ __all__ = [
 VALUE_ATOL = 1e-5
 VALUE_RTOL = 1e-4
 GRAD_ATOL = 1e-5
-# Relative distance from the best affine fit below which a network counts as affine in disguise.
-# An affine map scores ~1e-7 (float32 rounding); x + 1e-9 x^2 about 1e-9; a ReLU MLP about 0.1 or more.
-NONLINEAR_MIN_RESIDUAL = 1e-3
 # Test accuracy a model must reach after the grader's training run.  Set from the measured
 # distribution of the reference solution over many seeds (see README, "Accuracy threshold").
 ACCURACY_THRESHOLD = 0.80
@@ -85,29 +81,29 @@ class CheckResult:
             raise CheckFailed(self.message)
 
 
-def _ok(message: str) -> CheckResult:
+def passes(message: str) -> CheckResult:
     return CheckResult(True, message, 1.0)
 
 
-def _fail(message: str, fraction: float = 0.0) -> CheckResult:
+def fails(message: str, fraction: float = 0.0) -> CheckResult:
     return CheckResult(False, message, fraction)
 
 
-def _shape(shape: Iterable[int]) -> str:
+def shape_text(shape: Iterable[int]) -> str:
     dims = tuple(shape)
     return " x ".join(str(d) for d in dims) if dims else "a scalar (shape ())"
 
 
-def _numeric(name: str, value: Any) -> np.ndarray | CheckResult:
+def as_numbers(name: str, value: Any) -> np.ndarray | CheckResult:
     """`value` as a float64 array, or a failed result saying why it is not a numeric array."""
     if not isinstance(value, np.ndarray):
-        return _fail(f"{name} must be a tensor of numbers; got {type(value).__name__}.")
+        return fails(f"{name} must be a tensor of numbers; got {type(value).__name__}.")
     if value.dtype.kind not in "biuf":
-        return _fail(f"{name} must hold real numbers; its dtype is {value.dtype}.")
+        return fails(f"{name} must hold real numbers; its dtype is {value.dtype}.")
     return value.astype(np.float64, copy=False)
 
 
-def _where(x: np.ndarray, bad: np.ndarray, limit: int = 3) -> str:
+def where_wrong(x: np.ndarray, bad: np.ndarray, limit: int = 3) -> str:
     xs = ", ".join(f"{v:g}" for v in x[bad][:limit])
     return f"{int(bad.sum())} of {bad.size} points (e.g. x = {xs})"
 
@@ -117,36 +113,36 @@ def _where(x: np.ndarray, bad: np.ndarray, limit: int = 3) -> str:
 
 def check_relu_values(x: np.ndarray, y: Any) -> CheckResult:
     """relu(x) = max(0, x), elementwise, same shape as x."""
-    yv = _numeric("relu(X)", y)
+    yv = as_numbers("relu(X)", y)
     if isinstance(yv, CheckResult):
         return yv
     if yv.shape != x.shape:
-        return _fail(f"relu(X) must keep the shape of X ({_shape(x.shape)}), elementwise; "
-                     f"yours is {_shape(yv.shape)}.")
+        return fails(f"relu(X) must keep the shape of X ({shape_text(x.shape)}), elementwise; "
+                     f"yours is {shape_text(yv.shape)}.")
     want = np.maximum(x, 0.0)
     bad = ~np.isclose(yv, want, rtol=VALUE_RTOL, atol=VALUE_ATOL)
     if bad.any():
         neg = bad & (x < 0)
         hint = ("negative inputs must become 0" if neg.any()
                 else "positive inputs must pass through unchanged")
-        return _fail(f"relu(x) is wrong at {_where(x, bad)}: {hint} "
+        return fails(f"relu(x) is wrong at {where_wrong(x, bad)}: {hint} "
                      f"(lecture: ReLU(x) = max(0, x)).")
-    return _ok("relu(x) = max(0, x) at every point checked.")
+    return passes("relu(x) = max(0, x) at every point checked.")
 
 
 def check_relu_grad(x: np.ndarray, grad: Any) -> CheckResult:
     """d relu / dx: 1 for x > 0, 0 for x < 0 and 0 at exactly 0 (the lecture's convention)."""
-    g = _numeric("the gradient of relu", grad)
+    g = as_numbers("the gradient of relu", grad)
     if isinstance(g, CheckResult):
         return g
     if g.shape != x.shape:
-        return _fail(f"The gradient of relu must have the shape of x ({_shape(x.shape)}); "
-                     f"yours is {_shape(g.shape)}. Call y.backward(torch.ones_like(x)) on relu(x).")
+        return fails(f"The gradient of relu must have the shape of x ({shape_text(x.shape)}); "
+                     f"yours is {shape_text(g.shape)}. Call y.backward(torch.ones_like(x)) on relu(x).")
     if not np.isfinite(g).all():
-        return _fail(f"The gradient of relu is not finite at {_where(x, ~np.isfinite(g))}.")
+        return fails(f"The gradient of relu is not finite at {where_wrong(x, ~np.isfinite(g))}.")
     zero = x == 0
     if zero.any() and np.allclose(g[zero], 0.5, atol=GRAD_ATOL):
-        return _fail("At x = 0 your relu has gradient 0.5, but the lecture says the derivative is 0 "
+        return fails("At x = 0 your relu has gradient 0.5, but the lecture says the derivative is 0 "
                      "when the input is exactly 0 (it takes the left-hand derivative). "
                      "torch.max(X, torch.zeros_like(X)), as in d2l, splits the gradient evenly between "
                      "the two equal arguments, so each gets 0.5. Use an operation whose derivative at 0 "
@@ -156,8 +152,8 @@ def check_relu_grad(x: np.ndarray, grad: Any) -> CheckResult:
                               (zero, 0.0, "x = 0 (the lecture's convention: 0)")):
         bad = mask & ~np.isclose(g, want, atol=GRAD_ATOL)
         if bad.any():
-            return _fail(f"The gradient of relu is wrong for {where} at {_where(x, bad)}.")
-    return _ok("relu's gradient is 1 for x > 0 and 0 for x <= 0.")
+            return fails(f"The gradient of relu is wrong for {where} at {where_wrong(x, bad)}.")
+    return passes("relu's gradient is 1 for x > 0 and 0 for x <= 0.")
 
 
 def reference_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -183,24 +179,24 @@ def check_sigmoid_tanh(x: np.ndarray, sig: Any, sig_grad: Any, tanh: Any, tanh_g
         (xt, "the gradient of tanh", tanh_grad, 1 - t_want**2, "d/dx tanh(x) = 1 - tanh(x)^2"),
     )
     for where, name, value, want, formula in parts:
-        v = _numeric(name, value)
+        v = as_numbers(name, value)
         if isinstance(v, CheckResult):
             return v
         if v.shape != where.shape:
-            return _fail(f"{name} must have the shape of x ({_shape(where.shape)}); yours is {_shape(v.shape)}.")
+            return fails(f"{name} must have the shape of x ({shape_text(where.shape)}); yours is {shape_text(v.shape)}.")
         finite = np.isfinite(v)
         if not finite.all():
-            return _fail(f"{name} is not finite (inf or nan) at {_where(where, ~finite)}. exp(-x) overflows "
+            return fails(f"{name} is not finite (inf or nan) at {where_wrong(where, ~finite)}. exp(-x) overflows "
                          "for large negative x in float32; rewrite the formula so that exp only ever sees "
                          "a non-positive argument (one branch for x >= 0, one for x < 0), and make sure "
                          "the branch you do not select is finite too, or its gradient becomes nan.")
         bad = ~np.isclose(v, want, rtol=VALUE_RTOL, atol=VALUE_ATOL)
         if bad.any():
-            return _fail(f"{name} is wrong at {_where(where, bad)} (lecture: {formula}).")
-    return _ok("sigmoid and tanh match the lecture's formulas, with finite gradients, for |x| <= 100.")
+            return fails(f"{name} is wrong at {where_wrong(where, bad)} (lecture: {formula}).")
+    return passes("sigmoid and tanh match the lecture's formulas, with finite gradients, for |x| <= 100.")
 
 
-# --- linear algebra: collapse, shapes --------------------------------------------------------
+# --- linear algebra: the collapse --------------------------------------------------------
 
 
 def check_affine_collapse(W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray,
@@ -208,121 +204,30 @@ def check_affine_collapse(W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np
     """(W, b) must reproduce the linear two-layer net: X W + b == (X W1 + b1) W2 + b2 for the grader's X."""
     d = W1.shape[0]
     q = W2.shape[1]
-    Wv = _numeric("W", W)
+    Wv = as_numbers("W", W)
     if isinstance(Wv, CheckResult):
         return Wv
-    bv = _numeric("b", b)
+    bv = as_numbers("b", b)
     if isinstance(bv, CheckResult):
         return bv
     if Wv.shape != (d, q):
         hint = " Did you return it transposed?" if Wv.shape == (q, d) else ""
-        return _fail(f"W must be d x q = {d} x {q} (it maps X in R^{{n x d}} to O in R^{{n x q}}); "
-                     f"yours is {_shape(Wv.shape)}.{hint}")
+        return fails(f"W must be d x q = {d} x {q} (it maps X in R^{{n x d}} to O in R^{{n x q}}); "
+                     f"yours is {shape_text(Wv.shape)}.{hint}")
     if bv.shape not in ((1, q), (q,)):
-        return _fail(f"b must be 1 x q = 1 x {q}; yours is {_shape(bv.shape)}.")
+        return fails(f"b must be 1 x q = 1 x {q}; yours is {shape_text(bv.shape)}.")
     want = (X @ W1 + b1) @ W2 + b2
     got = X @ Wv + bv.reshape(1, q)
     scale = max(1.0, float(np.abs(want).max()))
     if not np.allclose(got, want, rtol=VALUE_RTOL, atol=VALUE_ATOL * scale):
         if np.allclose(X @ Wv, X @ W1 @ W2, rtol=VALUE_RTOL, atol=VALUE_ATOL * scale):
-            return _fail("W is right but b is not: the first layer's bias also passes through W2, "
+            return fails("W is right but b is not: the first layer's bias also passes through W2, "
                          "so b = b1 W2 + b2.")
-        return _fail("X W + b differs from (X W1 + b1) W2 + b2 on the grader's inputs. Expand the "
+        return fails("X W + b differs from (X W1 + b1) W2 + b2 on the grader's inputs. Expand the "
                      "product: an affine function of an affine function is affine, with W = W1 W2.")
-    return _ok("collapse_affine reproduces the two-layer linear network exactly.")
+    return passes("collapse_affine reproduces the two-layer linear network exactly.")
 
 
-_PARAM_DOCS = {
-    "W1": ("d x h", "W^(1) in R^{d x h}"),
-    "b1": ("1 x h", "b^(1) in R^{1 x h}"),
-    "W2": ("h x q", "W^(2) in R^{h x q}"),
-    "b2": ("1 x q", "b^(2) in R^{1 x q}"),
-}
-
-
-def check_param_shapes(shapes: Mapping[str, Sequence[int] | None], registered: Mapping[str, bool],
-                       d: int, h: int, q: int) -> CheckResult:
-    """W1 d x h, b1 1 x h (or h), W2 h x q, b2 1 x q (or q), each an nn.Parameter of the model.
-
-    `shapes[name]` is None when the model has no tensor attribute of that name.
-    """
-    dims = {"d": d, "h": h, "q": q}
-    for name, (sym, lecture) in _PARAM_DOCS.items():
-        shape = shapes.get(name)
-        rows, cols = sym.split(" x ")
-        want = (dims.get(rows, 1), dims[cols])
-        words = f"{name} must be {sym} = {want[0]} x {want[1]} (lecture: {lecture})"
-        if shape is None:
-            return _fail(f"{words}, but MLPScratch(num_inputs={d}, num_outputs={q}, num_hiddens={h}, ...) "
-                         f"has no tensor attribute self.{name}.")
-        got = tuple(shape)
-        ok = {want} | ({(want[1],)} if name.startswith("b") else set())
-        if got not in ok:
-            hint = " Did you store it transposed?" if got == want[::-1] and want[0] != 1 else ""
-            if got and got[-1] == 256 and h != 256:
-                hint += f" Use num_hiddens, not a fixed 256 (the grader built it with h = {h})."
-            return _fail(f"{words}; yours is {_shape(got)}.{hint}")
-        if not registered.get(name, False):
-            return _fail(f"self.{name} is not a registered parameter, so model.parameters() misses it and "
-                         f"training never updates it. Wrap it: self.{name} = nn.Parameter(...).")
-    return _ok(f"W1 {d} x {h}, b1 1 x {h}, W2 {h} x {q}, b2 1 x {q}: all registered parameters.")
-
-
-def check_forward_shapes(n: int, d: int, h: int, q: int, O_image_shape: Sequence[int] | None,
-                         O_flat_shape: Sequence[int] | None,
-                         intermediate_shapes: Iterable[Sequence[int]]) -> CheckResult:
-    """forward(X) gives O in R^{n x q} for X given as n x 1 x 28 x 28 and as n x d; H (n x h) appears."""
-    for label, got in (("n x 1 x 28 x 28 images", O_image_shape), (f"an n x d = {n} x {d} matrix", O_flat_shape)):
-        if got is None:
-            return _fail(f"forward(X) raised an error or returned no tensor for X given as {label}. "
-                         f"Reshape X to n x d first: X = X.reshape((-1, self.num_inputs)).")
-        if tuple(got) != (n, q):
-            hint = " It looks transposed: compute X W1, not W1 X." if tuple(got) == (q, n) else ""
-            return _fail(f"O must be n x q = {n} x {q} (lecture: O in R^{{n x q}}) for X given as {label}; "
-                         f"yours is {_shape(got)}.{hint}")
-    if (n, h) not in {tuple(s) for s in intermediate_shapes}:
-        return _fail(f"The hidden layer H = sigma(X W1 + b1) must be n x h = {n} x {h} "
-                     f"(lecture: H in R^{{n x h}}), but no n x h tensor appeared inside forward.")
-    return _ok(f"X ({n} x {d}) -> H ({n} x {h}) -> O ({n} x {q}), for images and for flat rows.")
-
-
-# --- non-linearity ---------------------------------------------------------------------------
-
-
-def affine_residual(Z: np.ndarray, O: np.ndarray) -> float:
-    """Relative distance of O from the best affine function of Z (least squares; 0 = exactly affine)."""
-    A = np.hstack([Z, np.ones((Z.shape[0], 1))])
-    coef, *_ = np.linalg.lstsq(A, O, rcond=None)
-    centred = O - O.mean(axis=0, keepdims=True)
-    denom = float(np.linalg.norm(centred))
-    if denom == 0.0:
-        return 0.0
-    return float(np.linalg.norm(O - A @ coef)) / denom
-
-
-def check_nonlinear(Z: np.ndarray, outputs: Mapping[str, Any], model: str = "MLPScratch") -> CheckResult:
-    """The network is no affine map in disguise.
-
-    `Z` (N x k, N >> k) are low-dimensional coordinates of the grader's inputs X = Z A; each entry of
-    `outputs` is O for one parameter setting chosen by the grader (one of them keeps every output
-    positive, so that a ReLU placed after the last layer does nothing).  A real MLP is far from affine
-    in Z under every setting; an affine map, an identity activation or x + 1e-9 x^2 is not.
-    """
-    for setting, O in outputs.items():
-        Ov = _numeric(f"{model}'s output O", O)
-        if isinstance(Ov, CheckResult):
-            return Ov
-        if Ov.ndim != 2 or Ov.shape[0] != Z.shape[0]:
-            return _fail(f"{model}'s output O must be n x q with n = {Z.shape[0]}; yours is {_shape(Ov.shape)}.")
-        if not np.isfinite(Ov).all():
-            return _fail(f"{model}'s output O is not finite on the grader's inputs ({setting}).")
-        r = affine_residual(Z, Ov)
-        if r < NONLINEAR_MIN_RESIDUAL:
-            return _fail(f"{model} is still a linear model: on the grader's inputs its output is one affine "
-                         f"map of X (distance from affine {r:.1e}; a network with a real activation is far "
-                         f"from it). Apply the non-linear activation to the hidden layer, "
-                         f"H = sigma(X W1 + b1), before the output layer O = H W2 + b2.")
-    return _ok(f"{model} is non-linear: no single affine map reproduces it.")
 
 
 # --- from scratch -----------------------------------------------------------------------------
@@ -337,38 +242,16 @@ def check_no_builtin_layers(static_findings: Sequence[str], runtime_calls: Seque
     while the functions ran; `submodules`: types of nn.Module children of MLPScratch.
     """
     if static_findings:
-        return _fail("Implement the activations and MLPScratch from the lecture's formulas, without "
+        return fails("Implement the activations and MLPScratch from the lecture's formulas, without "
                      "torch.nn layers or built-in activations: " + "; ".join(static_findings[:4]) + ".")
     if runtime_calls:
-        return _fail("While your functions ran they called built-in activations or layers: "
+        return fails("While your functions ran they called built-in activations or layers: "
                      + ", ".join(sorted(set(runtime_calls))[:6])
                      + ". Write them from the formulas (max(0, x), 1 / (1 + exp(-x)), ...).")
     if submodules:
-        return _fail("MLPScratch must hold no torch.nn layers (found " + ", ".join(submodules[:4])
+        return fails("MLPScratch must hold no torch.nn layers (found " + ", ".join(submodules[:4])
                      + "); make W1, b1, W2, b2 nn.Parameter tensors and compute X W1 + b1 yourself.")
-    return _ok("relu, sigmoid, tanh and MLPScratch are written from scratch.")
-
-
-def check_concise_structure(linear_shapes: Sequence[Sequence[int]], has_flatten: bool,
-                            activations: Sequence[str], O_shape: Sequence[int] | None,
-                            n: int, d: int, h: int, q: int) -> CheckResult:
-    """MLP.net = nn.Sequential(Flatten, Linear(d -> h), ReLU, Linear(h -> q)) (LazyLinear allowed)."""
-    if O_shape is None:
-        return _fail("MLP's forward raised an error on n x 1 x 28 x 28 images; self.net must start with "
-                     "nn.Flatten().")
-    if tuple(O_shape) != (n, q):
-        return _fail(f"MLP's output must be n x q = {n} x {q}; yours is {_shape(O_shape)}.")
-    shapes = [tuple(s) for s in linear_shapes]
-    if shapes != [(h, d), (q, h)]:
-        return _fail(f"MLP.net must hold exactly two linear layers, {d} -> {h} (num_hiddens) and {h} -> {q} "
-                     f"(num_outputs); yours map " + (", ".join(f"{s[1]} -> {s[0]}" for s in shapes) or "nothing")
-                     + ".")
-    if not has_flatten:
-        return _fail("MLP.net must flatten each image to a row of d = 784 numbers (nn.Flatten()) first.")
-    if not activations:
-        return _fail("MLP.net has no activation between its two linear layers, so it collapses to one "
-                     "affine map. Put nn.ReLU() between them.")
-    return _ok(f"MLP: Flatten -> Linear({d} -> {h}) -> {activations[0]} -> Linear({h} -> {q}).")
+    return passes("relu, sigmoid, tanh and MLPScratch are written from scratch.")
 
 
 # --- accuracy ---------------------------------------------------------------------------------
@@ -384,40 +267,40 @@ def check_accuracy(labels: np.ndarray, before: Any, after: Any, model: str, budg
     """Test accuracy after the grader's training run >= threshold, and near chance before training."""
     n, k = labels.shape[0], 10
     for name, value in (("before training", before), ("after training", after)):
-        v = _numeric(f"{model}'s output {name}", value)
+        v = as_numbers(f"{model}'s output {name}", value)
         if isinstance(v, CheckResult):
             return v
         if v.shape != (n, k):
-            return _fail(f"{model}'s output on the {n} test images must be n x q = {n} x {k}; "
-                         f"yours is {_shape(v.shape)} ({name}).")
+            return fails(f"{model}'s output on the {n} test images must be n x q = {n} x {k}; "
+                         f"yours is {shape_text(v.shape)} ({name}).")
         if not np.isfinite(v).all():
-            return _fail(f"{model}'s output is not finite {name} (nan or inf): training diverged. "
+            return fails(f"{model}'s output is not finite {name} (nan or inf): training diverged. "
                          f"Initialise weights small (sigma = 0.01) and biases at 0.")
     acc0 = accuracy(np.asarray(before), labels)
     acc1 = accuracy(np.asarray(after), labels)
     if acc0 > ORACLE_MAX_ACCURACY:
-        return _fail(f"{model} scored {acc0:.3f} on the test images before any training; chance is 0.10. "
+        return fails(f"{model} scored {acc0:.3f} on the test images before any training; chance is 0.10. "
                      "A model cannot know the labels before it has learned anything, so this looks like "
                      "a label lookup, not a model.")
     if acc1 < threshold:
-        return _fail(f"{model} reached test accuracy {acc1:.3f} after the grader's training run ({budget}); "
+        return fails(f"{model} reached test accuracy {acc1:.3f} after the grader's training run ({budget}); "
                      f"at least {threshold:.2f} is needed. Check the forward pass and that every parameter "
                      f"is an nn.Parameter that the optimiser updates.")
-    return _ok(f"{model}: test accuracy {acc1:.3f} after the grader's training run ({budget}).")
+    return passes(f"{model}: test accuracy {acc1:.3f} after the grader's training run ({budget}).")
 
 
 def check_trained_accuracy(labels: np.ndarray, logits: Any, model: str, name: str,
                            threshold: float = ACCURACY_THRESHOLD) -> CheckResult:
     """The notebook's own trained model (`name`, e.g. `model`) classifies the test images well enough."""
-    v = _numeric(f"{model}'s output on the test images", logits)
+    v = as_numbers(f"{model}'s output on the test images", logits)
     if isinstance(v, CheckResult):
         return v
     n = labels.shape[0]
     if v.shape != (n, 10):
-        return _fail(f"{model}'s output on the {n} test images must be n x q = {n} x 10; yours is {_shape(v.shape)}.")
+        return fails(f"{model}'s output on the {n} test images must be n x q = {n} x 10; yours is {shape_text(v.shape)}.")
     acc = accuracy(v, labels) if np.isfinite(v).all() else 0.0
     if acc < threshold:
-        return _fail(f"{model} (`{name}`) reached test accuracy {acc:.3f}; at least {threshold:.2f} is needed. "
+        return fails(f"{model} (`{name}`) reached test accuracy {acc:.3f}; at least {threshold:.2f} is needed. "
                      "Check forward (H = relu(X W1 + b1), O = H W2 + b2) and that W1, b1, W2, b2 are "
                      "nn.Parameter attributes, then run the training cell again.")
-    return _ok(f"{model} (`{name}`): test accuracy {acc:.3f} on the {n} test images.")
+    return passes(f"{model} (`{name}`): test accuracy {acc:.3f} on the {n} test images.")

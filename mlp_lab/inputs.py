@@ -24,21 +24,25 @@ __all__ = [
     "IMAGE_SHAPE",
     "NUM_INPUTS",
     "NUM_OUTPUTS",
+    "PLOT_X",
     "TRAINING_RUN",
     "activation_inputs",
     "affine_collapse_inputs",
+    "concise_inputs",
     "describe_training",
-    "mlp_inputs",
     "no_inputs",
     "nonlinear_inputs",
-    "plot_inputs",
+    "parameters",
     "relu_inputs",
+    "scratch_inputs",
+    "shapes_inputs",
     "sigmoid_tanh_inputs",
+    "structure_inputs",
     "training_inputs",
     "visible_affine_collapse",
-    "visible_mlp",
-    "visible_plot",
+    "visible_concise",
     "visible_relu",
+    "visible_scratch",
     "visible_sigmoid_tanh",
 ]
 
@@ -54,17 +58,22 @@ HIDDEN_SIZES = (48, 64, 96, 128, 160)
 # --- activations ---------------------------------------------------------------------------------
 
 
+#: The lecture's plotting grid, [-8, 8] in steps of 0.1: each activation is also probed on it, for
+#: the feedback pictures.
+PLOT_X = np.linspace(-8, 8, 161).astype(np.float32)
+
+
 def relu_inputs(rng: np.random.Generator) -> Inputs:
     """A 2-D grid with exact zeros, tiny values of both signs and random values in [-8, 8]."""
     special = np.array([0.0, 0.0, -0.0, 1e-6, -1e-6, 1.0, -1.0, 7.5, -7.5, 0.1])
     x = np.concatenate([special, rng.uniform(-8, 8, size=110)]).astype(np.float32)
-    return {"X": rng.permutation(x).reshape(6, 20)}
+    return {"X": rng.permutation(x).reshape(6, 20), "plot_X": PLOT_X}
 
 
 def sigmoid_tanh_inputs(rng: np.random.Generator) -> Inputs:
     """Values up to |x| = 100 (where exp overflows in float32), 0 and random values in [-10, 10]."""
     special = np.array([-100.0, -88.5, -50.0, -20.0, -1.0, 0.0, 1.0, 20.0, 50.0, 88.5, 100.0])
-    return {"X": np.concatenate([special, rng.uniform(-10, 10, size=89)]).astype(np.float32)}
+    return {"X": np.concatenate([special, rng.uniform(-10, 10, size=89)]).astype(np.float32), "plot_X": PLOT_X}
 
 
 def activation_inputs(name: str) -> Any:
@@ -78,15 +87,6 @@ def visible_relu() -> Inputs:
 
 def visible_sigmoid_tanh() -> Inputs:
     return {"X": np.array([-100.0, -20.0, -1.0, 0.0, 0.5, 20.0, 100.0], dtype=np.float32)}
-
-
-def plot_inputs(rng: np.random.Generator | None = None) -> Inputs:
-    """The lecture's plotting grid, [-8, 8] in steps of 0.1 (for the feedback pictures)."""
-    return {"X": np.linspace(-8, 8, 161).astype(np.float32)}
-
-
-def visible_plot() -> Inputs:
-    return plot_inputs()
 
 
 # --- collapse ----------------------------------------------------------------------------------
@@ -124,21 +124,66 @@ def nonlinear_inputs(rng: np.random.Generator, d: int, h: int, q: int, n: int = 
             "W2": W2.astype(f32), "b2": np.zeros((1, q), f32), "b2_shifted": np.full((1, q), 50.0, f32)}
 
 
-def _mlp(rng: np.random.Generator, h: int, n_images: int) -> Inputs:
+def parameters(rng: np.random.Generator, d: int, h: int, q: int) -> dict[str, np.ndarray]:
+    """W1 (d x h), b1 (1 x h), W2 (h x q), b2 (1 x q), in the lecture's shapes, float32."""
+    f32 = np.float32
+    return {"W1": (rng.normal(size=(d, h)) / math.sqrt(d)).astype(f32), "b1": rng.normal(scale=0.5, size=(1, h)).astype(f32),
+            "W2": (rng.normal(size=(h, q)) / math.sqrt(h)).astype(f32), "b2": rng.normal(scale=0.5, size=(1, q)).astype(f32)}
+
+
+def structure_inputs(rng: np.random.Generator, n: int = 48, levels: int = 12) -> Inputs:
+    """Parameters and inputs that let the grader see H = sigma(X W1 + b1) and O = H W2 + b2 from O alone.
+
+    The sizes are small and q > h, so that W2 (h x q) has full row rank: O - b2 = H W2 pins H down,
+    and an O that does not factor through an n x h matrix H shows.  X is solved for, so that every
+    pre-activation X W1 + b1 takes one of a few values (`A_index` says which): an activation applied
+    elementwise, the same for every unit, gives equal H where X W1 + b1 is equal.
+    """
+    h = int(rng.integers(6, 13))
+    q = h + int(rng.integers(4, 9))
+    q += q == NUM_OUTPUTS  # never the real 10, so that a hard-coded num_outputs shows
+    params = parameters(rng, NUM_INPUTS, h, q)
+    candidates = np.concatenate([np.linspace(-3.0, -0.3, 10), np.linspace(0.3, 3.0, 10)])
+    values = np.sort(rng.choice(candidates, size=levels, replace=False))
+    index = rng.integers(levels, size=(n, h))
+    W1, b1 = params["W1"].astype(np.float64), params["b1"].astype(np.float64)
+    X = (values[index] - b1) @ np.linalg.pinv(W1)  # X W1 + b1 = the chosen values, exactly in float64
+    return {"d": NUM_INPUTS, "h": h, "q": q, "n": n, **params, "X": X.astype(np.float32),
+            "A_index": index.astype(np.int64)}
+
+
+def shapes_inputs(rng: np.random.Generator, h: int) -> Inputs:
+    """The lecture's sizes (h drawn), parameters to load by name, and one SGD step's gradient and rate."""
     d, q = NUM_INPUTS, NUM_OUTPUTS
-    nonlin = nonlinear_inputs(rng, d, h, q)
-    return {"d": d, "h": h, "q": q,
-            "images": rng.uniform(0, 1, size=(n_images, *IMAGE_SHAPE)).astype(np.float32),
-            "nonlin": nonlin}
+    params = parameters(rng, d, h, q)
+    grads = {f"G_{k}": rng.normal(size=v.shape).astype(np.float32) for k, v in params.items()}
+    return {"d": d, "h": h, "q": q, **params, **grads, "lr": 0.5}
 
 
-def mlp_inputs(rng: np.random.Generator, n_images: int = 5) -> Inputs:
-    """Sizes (h drawn, so a hard-coded 256 shows), images, and the non-linearity inputs."""
-    return _mlp(rng, int(rng.choice(HIDDEN_SIZES)), n_images)
+def _scratch(rng: np.random.Generator, h: int) -> Inputs:
+    return {"shapes": shapes_inputs(rng, h), "structure": structure_inputs(rng),
+            "nonlin": nonlinear_inputs(rng, NUM_INPUTS, h, NUM_OUTPUTS)}
 
 
-def visible_mlp() -> Inputs:
-    return _mlp(np.random.default_rng(0), 256, 5)
+def scratch_inputs(rng: np.random.Generator) -> Inputs:
+    """For MLPScratch: its parameters by name (h drawn, so a hard-coded 256 shows), its forward's
+    structure, and the non-linearity inputs."""
+    return _scratch(rng, int(rng.choice(HIDDEN_SIZES)))
+
+
+def visible_scratch() -> Inputs:
+    return _scratch(np.random.default_rng(0), 256)
+
+
+def concise_inputs(rng: np.random.Generator) -> Inputs:
+    """For MLP: the structure inputs, and non-linearity inputs of the same sizes."""
+    structure = structure_inputs(rng)
+    return {"structure": structure,
+            "nonlin": nonlinear_inputs(rng, NUM_INPUTS, int(structure["h"]), int(structure["q"]))}
+
+
+def visible_concise() -> Inputs:
+    return concise_inputs(np.random.default_rng(0))
 
 
 def no_inputs(rng: np.random.Generator | None = None) -> Inputs:

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import checks, inputs
+from . import checks, inputs, model_checks
 from .checks import CheckResult
 
 __all__ = [
@@ -55,7 +55,8 @@ class Unit:
     """One probe of the student's code.
 
     `probe` names a function of `mlp_lab.probes`; `options` are passed to it as they are.  `kind`
-    chooses the time budget ("probe": seconds; "training": the grader's training run).  `after`
+    chooses the time budget: a probe gets `budget` seconds (an honest one takes milliseconds; the
+    budget only bounds a hang), a training unit the grader's training limit.  `after`
     lists units that call the same student code first: when one of them timed out or crashed, this
     unit is not started (a forward that hangs costs its own probe's seconds, not a training run).
     `model` names the student's class a training unit trains (the unit -> model mapping, once).
@@ -67,14 +68,44 @@ class Unit:
     draw: Draw
     visible: Visible
     kind: Literal["probe", "training"] = "probe"
+    budget: float = 10.0
     options: Mapping[str, Any] = field(default_factory=dict)
     after: tuple[str, ...] = ()
     model: str | None = None
+    # What the probe returns, as the parent checks it before any judge sees it: key -> kind, one of
+    # "array" (numbers), "shape" (a list of ints or None), "list", "dict", "str", "bool", "number".
+    returns: Mapping[str, str] = field(default_factory=dict)
+
+    def returns_problem(self, values: Any) -> str | None:
+        """Why `values` is not what this unit's probe returns, or None when it is."""
+        if not isinstance(values, dict):
+            return f"{self.id} sent {type(values).__name__}, not a mapping"
+        for key, kind in self.returns.items():
+            if key not in values:
+                return f"{self.id} sent no {key}"
+            if not _KINDS[kind](values[key]):
+                return f"{self.id} sent a {type(values[key]).__name__} as {key}, not a {kind}"
+        return None
 
     @property
     def what(self) -> str:
         """How a message names this unit's work: "training MLPScratch", "checking relu"."""
         return f"training {self.model}" if self.kind == "training" else f"checking {', '.join(self.names)}"
+
+
+def _is_shape(v: Any) -> bool:
+    return v is None or (isinstance(v, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in v))
+
+
+_KINDS: dict[str, Callable[[Any], bool]] = {
+    "array": lambda v: isinstance(v, np.ndarray) and v.dtype.kind in "biuf",
+    "shape": _is_shape,
+    "list": lambda v: isinstance(v, list),
+    "dict": lambda v: isinstance(v, dict),
+    "str": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+}
 
 
 class UnitMissing(Exception):
@@ -123,8 +154,8 @@ class Question:
 
 def _activation(name: str) -> Unit:
     visible = inputs.visible_relu if name == "relu" else inputs.visible_sigmoid_tanh
-    return Unit(name, (name,), "probe_activation", inputs.activation_inputs(name), visible,
-                options={"name": name})
+    return Unit(name, (name,), "probe_activation", inputs.activation_inputs(name), visible, budget=5.0,
+                options={"name": name}, returns={"values": "array", "grad": "array", "calls": "list"})
 
 
 _HYPER = {"num_outputs": inputs.NUM_OUTPUTS, "num_hiddens": 256}
@@ -133,11 +164,13 @@ UNITS: tuple[Unit, ...] = (  # in the order the grader runs them: cheap first, t
     _activation("relu"),
     _activation("sigmoid"),
     _activation("tanh"),
-    Unit("plot", ("relu", "sigmoid", "tanh"), "probe_plot", inputs.plot_inputs, inputs.visible_plot),
     Unit("collapse", ("collapse_affine",), "probe_affine_collapse", inputs.affine_collapse_inputs,
-         inputs.visible_affine_collapse),
-    Unit("scratch", ("MLPScratch",), "probe_scratch", inputs.mlp_inputs, inputs.visible_mlp),
-    Unit("concise", ("MLP",), "probe_concise", inputs.mlp_inputs, inputs.visible_mlp),
+         inputs.visible_affine_collapse, budget=5.0, returns={"W": "array", "b": "array"}),
+    Unit("scratch", ("MLPScratch",), "probe_scratch", inputs.scratch_inputs, inputs.visible_scratch,
+         returns={"step": "dict", "structure": "dict", "nonlinear": "dict", "calls": "list", "submodules": "list"}),
+    Unit("concise", ("MLP",), "probe_concise", inputs.concise_inputs, inputs.visible_concise,
+         returns={"structure": "dict", "nonlinear": "dict", "linear_shapes": "list", "has_flatten": "bool",
+                  "activations": "list"}),
     Unit("train_scratch", ("MLPScratch",), "probe_training", inputs.training_inputs, inputs.no_inputs,
          kind="training", after=("scratch",), model="MLPScratch",
          options={"hyperparameters": {"num_inputs": inputs.NUM_INPUTS, **_HYPER}}),
@@ -149,8 +182,6 @@ UNITS: tuple[Unit, ...] = (  # in the order the grader runs them: cheap first, t
     Unit("trained_concise", ("model_concise",), "probe_trained", inputs.no_inputs, inputs.no_inputs,
          model="MLP"),
 )
-# Units the grader runs for the feedback pages, not for points.
-ARTIFACT_UNITS: tuple[str, ...] = ("plot",)
 
 
 # --- judges: from a unit's numbers to a check ------------------------------------------------------
@@ -175,33 +206,74 @@ def _affine_collapse(ev: Evidence) -> CheckResult:
     return checks.check_affine_collapse(c["W1"], c["b1"], c["W2"], c["b2"], v["W"], v["b"], c["X"])
 
 
-def _dims(ev: Evidence, unit_id: str) -> tuple[int, int, int]:
-    i = ev.inputs[unit_id]
-    return int(i["d"]), int(i["h"]), int(i["q"])
-
-
 def _param_shapes(ev: Evidence) -> CheckResult:
-    s = ev.of("scratch")
-    return checks.check_param_shapes(s["shapes"], s["registered"], *_dims(ev, "scratch"))
+    """W1, b1, W2, b2 have the lecture's shapes and are registered parameters.
+
+    Evidence: the grader's own W1 (d x h, h drawn), b1, W2, b2 were loaded into `self.W1` ... by name and
+    one SGD step on `model.parameters()` was taken for the loss sum(G * P) with the grader's G.  The
+    values that came back are P - lr G exactly when the attribute holds P in the lecture's layout
+    and SGD updates it; their shapes are the attributes' shapes.  What the model says about itself
+    (the shapes of attributes that could not be loaded) only words a failure.
+    """
+    step, i = ev.of("scratch")["step"], ev.inputs["scratch"]["shapes"]
+    shapes: dict[str, Any] = {}
+    registered: dict[str, bool] = {}
+    for name in ("W1", "b1", "W2", "b2"):
+        after = step["after"].get(name)
+        if after is None:
+            shapes[name], registered[name] = step["shapes"].get(name), False
+            continue
+        before, grad = np.asarray(i[name], dtype=np.float64), np.asarray(i[f"G_{name}"], dtype=np.float64)
+        if step["layouts"].get(name) == "transposed":
+            before, grad = before.T, grad.T
+        else:
+            before, grad = before.reshape(np.shape(after)), grad.reshape(np.shape(after))
+        shapes[name] = list(np.shape(after))
+        moved = model_checks.registration(before, after, grad, float(i["lr"]))
+        if moved == "other":
+            return CheckResult(False, f"self.{name} changed in a way one SGD step on model.parameters() cannot "
+                                      "explain. Keep W1, b1, W2, b2 as the nn.Parameter tensors themselves.")
+        registered[name] = moved == "updated"
+    return model_checks.check_param_shapes(shapes, registered, int(i["d"]), int(i["h"]), int(i["q"]))
+
+
+def _structure_of(ev: Evidence, unit_id: str, model: str) -> CheckResult:
+    st, f = ev.of(unit_id)["structure"], ev.inputs[unit_id]["structure"]
+    if st.get("forward_error"):
+        return CheckResult(False, str(st["forward_error"]))
+    if st.get("load_error"):
+        return CheckResult(False, f"The grader could not load its W1, b1, W2, b2 into your {model} to check "
+                                  f"its forward: {st['load_error']}")
+    return model_checks.check_forward_structure(st["O_images"], st["O_rows"], np.asarray(f["W2"], np.float64),
+                                                np.asarray(f["b2"], np.float64), np.asarray(f["A_index"]),
+                                                int(f["d"]), model)
 
 
 def _forward_shapes(ev: Evidence) -> CheckResult:
-    s = ev.of("scratch")
-    if s.get("forward_error"):
-        return CheckResult(False, str(s["forward_error"]))
-    d, h, q = _dims(ev, "scratch")
-    return checks.check_forward_shapes(ev.inputs["scratch"]["images"].shape[0], d, h, q, s["O_image_shape"],
-                                       s["O_flat_shape"], s["intermediate_shapes"])
+    """H = sigma(X W1 + b1) is n x h and O = H W2 + b2 is n x q.
+
+    Evidence: O itself, for the grader's X (as images and as rows) with the grader's W1, b1, W2, b2
+    loaded (q > h).  An O that is not H W2 + b2 for an n x h H, or whose H is not one function of
+    X W1 + b1, cannot come out of the lecture's forward; one that is, is the lecture's forward.
+    """
+    return _structure_of(ev, "scratch", "MLPScratch")
 
 
 def _nonlinear_of(ev: Evidence, unit_id: str, model: str) -> CheckResult:
     outputs = ev.of(unit_id)["nonlinear"]
-    if isinstance(outputs, str):
-        return CheckResult(False, f"{model} failed on the grader's inputs: {outputs}")
-    return checks.check_nonlinear(ev.inputs[unit_id]["nonlin"]["Z"], outputs, model)
+    if "error" in outputs:
+        return CheckResult(False, f"{model} failed on the grader's inputs: {outputs['error']}")
+    return model_checks.check_nonlinear(ev.inputs[unit_id]["nonlin"]["Z"], outputs, model)
 
 
 def _nonlinear(ev: Evidence) -> CheckResult:
+    """The network is not one affine map.
+
+    Evidence: O on the grader's inputs X = Z A (a 6-dimensional plane) with the grader's parameters,
+    twice (once with b2 = 50, so a ReLU after the last layer changes nothing); the grader measures
+    how far O is from the best affine function of Z.  A number far from affine can only come from a
+    non-linear network (or from computing one, which is the work).
+    """
     return _nonlinear_of(ev, "scratch", "MLPScratch")
 
 
@@ -222,12 +294,28 @@ def _from_scratch(ev: Evidence) -> CheckResult:
 
 
 def _concise_mlp(ev: Evidence) -> CheckResult:
+    """MLP.net is Flatten, Linear(d -> h), an activation, Linear(h -> q).
+
+    Evidence: the grader's W1, b1, W2, b2 loaded into MLP.net's two linear layers (which must have
+    the shapes the lecture's sizes give) and O for the grader's images, judged as forward_shapes
+    judges MLPScratch, plus the non-linearity check.  The layer list the model reports only words a
+    failure.
+    """
     c = ev.of("concise")
-    d, h, q = _dims(ev, "concise")
-    structure = checks.check_concise_structure(c["linear_shapes"], c["has_flatten"], c["activations"],
-                                               c["O_shape"], ev.inputs["concise"]["images"].shape[0], d, h, q)
+    f = ev.inputs["concise"]["structure"]
+    d, h, q = int(f["d"]), int(f["h"]), int(f["q"])
+    if c["structure"].get("load_error"):
+        layers = model_checks.check_concise_structure(c["linear_shapes"], c["has_flatten"], c["activations"],
+                                                      (int(f["n"]), q), int(f["n"]), d, h, q)
+        return layers if not layers.passed else CheckResult(False, str(c["structure"]["load_error"]))
+    structure = _structure_of(ev, "concise", "MLP")
+    if not structure.passed:
+        return structure
     nonlinear = _nonlinear_of(ev, "concise", "MLP")
-    return structure if not structure.passed or nonlinear.passed else nonlinear
+    if not nonlinear.passed:
+        return nonlinear
+    act = next(iter(c["activations"]), "an activation")
+    return CheckResult(True, f"MLP: Flatten -> Linear({d} -> {h}) -> {act} -> Linear({h} -> {q}), non-linear.", 1.0)
 
 
 def _accuracy_of(ev: Evidence, units: Sequence[str],
@@ -306,9 +394,7 @@ def unit(unit_id: str) -> Unit:
         raise KeyError(f"unknown unit {unit_id!r}; units: {', '.join(_UNITS)}") from None
 
 
-def units_for(qids: Sequence[str], *, artifacts: bool = False) -> list[Unit]:
-    """The units the grader runs for questions `qids` (plus the artifact units), in running order."""
+def units_for(qids: Sequence[str]) -> list[Unit]:
+    """The units the grader runs for questions `qids`, in running order."""
     wanted = {u for qid in qids for u in question(qid).units}
-    if artifacts:
-        wanted.update(ARTIFACT_UNITS)
     return [u for u in UNITS if u.id in wanted]

@@ -69,7 +69,7 @@ def _kernel_cells(ns: Mapping[str, Any]) -> list[Cell]:
 
 def _context(q: Question) -> tuple[Any, np.ndarray | None]:
     """The probe context and, for accuracy, the test labels (loaded here, in the student's kernel)."""
-    from .probes import ProbeContext
+    from .probing import ProbeContext
 
     if q.kernel_units is None:
         return ProbeContext(), None
@@ -85,6 +85,7 @@ def _context(q: Question) -> tuple[Any, np.ndarray | None]:
 def evaluate(qid: str, namespace: Mapping[str, Any], inputs_for: InputsFor = _visible) -> CheckResult:
     """The verdict on question `qid` for the names in `namespace`, with inputs from `inputs_for(unit)`."""
     from .probes import PROBES, ProbeError
+    from .probing import autograd_on
 
     q = question(qid)
     unit_ids = q.kernel_units or q.units
@@ -101,7 +102,8 @@ def evaluate(qid: str, namespace: Mapping[str, Any], inputs_for: InputsFor = _vi
                 errors[u.id] = f"{', '.join(missing)} is not defined: run the cell that defines it first."
                 continue
             try:
-                values[u.id] = PROBES[u.probe](u, {n: namespace[n] for n in u.names}, drawn[u.id], ctx)
+                with autograd_on():
+                    values[u.id] = PROBES[u.probe](u, {n: namespace[n] for n in u.names}, drawn[u.id], ctx)
             except ProbeError as err:
                 errors[u.id] = str(err)
             except Exception as err:

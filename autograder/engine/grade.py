@@ -34,7 +34,7 @@ from mlp_lab.scratch import Cell, scan_from_scratch
 
 from ..errors import NotebookError
 from ..report import Report
-from . import judge, wire
+from . import judge, zygote
 from .notebook import plan_cells, read_submission
 from .plan import ChildLimits, Limits, Plan
 from .session import Session
@@ -94,42 +94,36 @@ def grade_notebook(path: str | os.PathLike[str], *, device: str = "auto", timeou
         return Report.all_failed(str(submission), device, time.monotonic() - started, "error", str(err))
     # 2. plan
     cells = plan_cells(nb)
-    units = units_for(wanted, artifacts=only is None)
+    units = units_for(wanted)
     findings = scan_from_scratch([Cell(c.label, c.source) for c in cells])
     rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
     unit_inputs = _draw(units, rng, budget)
     # 3. stage
-    staged = stage(submission, unit_inputs, rng, with_data=any(u.kind == "training" for u in units))
+    staged = stage(submission, rng, with_data=any(u.kind == "training" for u in units))
     run_dir = staged.run_dir
     try:
         n_threads = threads or _default_threads()
         plan = Plan(
             cells=cells, units=[u.id for u in units], device=device, threads=n_threads,  # type: ignore[arg-type]
-            data_dir=str(run_dir / "data"), inputs_dir=str(run_dir / "io" / "inputs"),
+            work_dir=str(run_dir / "work"), data_dir=str(run_dir / "data"),
             limits=ChildLimits(limits.address_space, limits.file_size, limits.open_files,
                                cpu_seconds=int(total * n_threads) + 60),
-            # io/ holds the plan and the inputs, read-only to the child; only io/results is written.
-            read_only=[*read_only_roots(), str(run_dir / "data"), str(run_dir / "io")],
-            read_write=[str(run_dir / "work"), str(run_dir / "io" / "results")],
+            read_only=[*read_only_roots(), str(run_dir / "data")],
+            read_write=[str(run_dir / "work")],
             denied=[str(p) for p in denied_paths(submission)],
         )
         # 4. run
         if progress:
             progress(f"grading {submission.name}")
-        session = Session(run_dir, plan, limits, started + total, progress)
+        session = Session(run_dir, plan, unit_inputs, limits, started + total, progress, zygote.shared())
         session.run()
         # 5. judge
-        results_dir = run_dir / "io" / "results"
-        unit_results = judge.collect(session.outcomes, results_dir, plan.units, cells)
-        notes = judge.cell_notes(session.outcomes, results_dir, cells)
+        unit_results = judge.collect(session.outcomes, session.results, plan.units, cells)
+        notes = judge.cell_notes(session.outcomes, session.results, cells)
         questions = judge.judge(wanted, unit_inputs, unit_results, findings, staged.test_labels, notes)
-        try:
-            sandbox = wire.load(results_dir / "sandbox")
-        except wire.WireError:
-            sandbox = {}
-        resolved = str(sandbox.get("device", device)) if isinstance(sandbox, dict) else device
+        resolved = session.sandbox.get("device", device)
         art = judge.artifacts(unit_results, staged.test_labels)
-        art["sandbox"] = {k: str(v) for k, v in sandbox.items()} if isinstance(sandbox, dict) else {}
+        art["sandbox"] = dict(session.sandbox)
         # Peak resident memory (Linux reports KiB) of this process and of the largest child so far.
         art["peak_memory_mib"] = {
             "grader": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

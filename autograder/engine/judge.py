@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -43,7 +42,8 @@ def _describe(step: Step, outcome: StepOutcome, labels: Mapping[int, str]) -> st
     return f"{what}: {outcome.message}"
 
 
-def cell_notes(outcomes: Mapping[Step, StepOutcome], results: Path, cells: Sequence[PlannedCell]) -> list[str]:
+def cell_notes(outcomes: Mapping[Step, StepOutcome], results: Mapping[Step, Any],
+               cells: Sequence[PlannedCell]) -> list[str]:
     """One line per cell that failed: killed by the parent, or raised an error in the child."""
     labels = {c.index: c.label for c in cells}
     notes: list[str] = []
@@ -53,18 +53,16 @@ def cell_notes(outcomes: Mapping[Step, StepOutcome], results: Path, cells: Seque
         if outcome is not None and outcome.status != "ok":
             notes.append(_describe(step, outcome, labels))
             continue
-        try:
-            err = wire.load(results / f"cell-{c.index}").get("error")
-        except (wire.WireError, AttributeError):
-            err = None
-        if err:
-            notes.append(f"{c.label} raised {str(err)[:300]}")
+        answer = results.get(step)
+        err = answer.get("error") if isinstance(answer, dict) else None
+        if isinstance(err, str) and err:
+            notes.append(f"{c.label} raised {err[:300]}")
     return notes
 
 
-def collect(outcomes: Mapping[Step, StepOutcome], results: Path, unit_ids: Sequence[str],
+def collect(outcomes: Mapping[Step, StepOutcome], results: Mapping[Step, Any], unit_ids: Sequence[str],
             cells: Sequence[PlannedCell]) -> dict[str, UnitResult]:
-    """Each planned unit's result, from the parent's view of its step and the file the child wrote."""
+    """Each planned unit's result, from the parent's view of its step and the answer the child sent."""
     labels = {c.index: c.label for c in cells}
     out: dict[str, UnitResult] = {}
     for u in unit_ids:
@@ -75,22 +73,22 @@ def collect(outcomes: Mapping[Step, StepOutcome], results: Path, unit_ids: Seque
             message = _describe(step, outcome, labels) if outcome else f"{u} did not run"
             out[u] = UnitResult(status, {}, message)
             continue
-        try:
-            raw = wire.load(results / f"unit-{u}")
-        except wire.WireError as err:
-            out[u] = UnitResult("error", {}, f"the result was unreadable ({err})")
-            continue
-        if not isinstance(raw, dict):
+        raw = results.get(step)
+        if isinstance(raw, wire.WireError):
+            out[u] = UnitResult("error", {}, f"the result was unreadable ({raw})")
+        elif not isinstance(raw, dict):
             out[u] = UnitResult("error", {}, "the result was unreadable")
         elif "missing" in raw:
-            names = ", ".join(str(n) for n in raw["missing"])
+            names = ", ".join(str(n) for n in raw["missing"])[:200] if isinstance(raw["missing"], list) else "a name"
             out[u] = UnitResult("missing", {}, f"{names} is not defined. Run every cell from the top; a cell "
                                 "that raised an error defines nothing after the error.")
         elif "error" in raw:
-            out[u] = UnitResult("error", {}, str(raw["error"]))
+            out[u] = UnitResult("error", {}, str(raw["error"])[:2000])
         else:
             values = raw.get("values")
-            out[u] = UnitResult("ok", values if isinstance(values, dict) else {})
+            problem = unit(u).returns_problem(values)
+            out[u] = (UnitResult("error", {}, f"the result was unreadable ({problem})") if problem
+                      else UnitResult("ok", values))
     return out
 
 
@@ -127,9 +125,16 @@ def judge(wanted: Sequence[str], unit_inputs: Mapping[str, Mapping[str, Any]], u
 def artifacts(units: Mapping[str, UnitResult], test_labels: np.ndarray) -> dict[str, Any]:
     """What the feedback pages draw: activation samples, training curves, test accuracies."""
     art: dict[str, Any] = {}
-    plot = units.get("plot")
-    if plot is not None and plot.status == "ok":
-        art["activations"] = {k: np.asarray(v).ravel().tolist() for k, v in plot.values.items()}
+    activations: dict[str, Any] = {}
+    for name in ("relu", "sigmoid", "tanh"):
+        data = units.get(name)
+        plot = data.values.get("plot") if data is not None and data.status == "ok" else None
+        if isinstance(plot, dict) and {"x", "values", "grad"} <= set(plot):
+            activations["x"] = np.asarray(plot["x"], dtype=float).ravel().tolist()
+            activations[name] = np.asarray(plot["values"], dtype=float).ravel().tolist()
+            activations[f"{name}_grad"] = np.asarray(plot["grad"], dtype=float).ravel().tolist()
+    if activations:
+        art["activations"] = activations
     curves, accs = {}, {}
     for u, data in units.items():
         model = unit(u).model

@@ -94,8 +94,8 @@ class Plan:
     units: list[str]
     device: Literal["auto", "cpu", "cuda"]
     threads: int
+    work_dir: str
     data_dir: str
-    inputs_dir: str
     limits: ChildLimits
     read_only: list[str]
     read_write: list[str]

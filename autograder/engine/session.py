@@ -1,9 +1,12 @@
-"""Running a plan in grading children: start one, watch its steps and limits, replace it when it fails.
+"""Running a plan in grading children, with the parent in charge of every step and every clock.
 
-A child (`autograder.engine.child`) runs the plan's steps in order and announces each on a status pipe
-(`S <step>` when it starts one, `E <step>` when it ends it, `P <text>` for progress).  A step that hangs,
-crashes, exits or exhausts memory or disk is killed and recorded; a fresh child then carries on with
-the steps that are left, so a failure costs only the questions that need that step.
+A child is forked by the zygote (`zygote.py`) for this grading.  The parent sends it the plan, waits
+for `ready` (its sandbox is up), then sends one command per step (a cell, or a unit with its inputs)
+and starts that step's clock; only the `done` reply carrying the step's token ends the step (see
+`protocol`).  A step that runs past its budget, a child that dies, exceeds its memory or disk, or sends
+anything malformed, is killed; the step is charged; a fresh child replays the cells that ran and goes
+on with the steps that are left.  A unit whose `after` unit (the same student code, run first) timed
+out or crashed is not started at all: a `forward` that hangs costs its own probe's seconds once.
 """
 
 from __future__ import annotations
@@ -12,22 +15,23 @@ import os
 import select
 import shutil
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlp_lab.questions import unit
 
+from . import wire
 from .plan import GiB, Limits, Plan, Step, StepStatus
+from .protocol import Command, FrameReader, ProtocolError, Reply, frame_bytes, new_token
+from .zygote import Zygote
 
 __all__ = ["Session", "StepOutcome"]
 
-CHILD_MODULE = "autograder.engine.child"
 _STARTUP = Step("startup")
-_DONE = Step("done")
+_REAP_TRIES = 40
 
 
 @dataclass(frozen=True)
@@ -36,22 +40,37 @@ class StepOutcome:
     message: str = ""
 
 
-class Session:
-    """Runs the steps in fresh children until every step has finished, been skipped or run out of time."""
+class _Stop(Exception):
+    """The current child must go: why, as the outcome its current step gets."""
 
-    def __init__(self, run_dir: Path, plan: Plan, limits: Limits, deadline: float,
-                 progress: Callable[[str], None] | None) -> None:
+    def __init__(self, outcome: StepOutcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+class Session:
+    """Runs the steps in fresh children until every step has finished, been skipped or run out of time.
+
+    After `run`, `outcomes` holds every step's outcome, `results` the decoded answer of every step that
+    finished (a `WireError` when the answer was unreadable), `sandbox` the layers the last child set up.
+    """
+
+    def __init__(self, run_dir: Path, plan: Plan, unit_inputs: Mapping[str, Mapping[str, Any]], limits: Limits,
+                 deadline: float, progress: Callable[[str], None] | None, zygote: Zygote) -> None:
         self.run_dir, self.plan, self.limits, self.deadline = run_dir, plan, limits, deadline
-        self.progress = progress
+        self.unit_inputs, self.progress, self.zygote = unit_inputs, progress, zygote
         self.outcomes: dict[Step, StepOutcome] = {}
+        self.results: dict[Step, Any] = {}
+        self.sandbox: dict[str, str] = {}
         self.steps = plan.steps()
 
-    def _budget(self, step: Step) -> float:
+    def budget(self, step: Step) -> float:
         if step.kind == "startup":
             return self.limits.startup
         if step.kind == "cell":
             return self.limits.cell
-        return self.limits.training if unit(step.name).kind == "training" else self.limits.unit
+        u = unit(step.name)
+        return self.limits.training if u.kind == "training" else min(u.budget, self.limits.unit)
 
     def run(self) -> None:
         while True:
@@ -62,107 +81,131 @@ class Session:
                 for s in pending:
                     self.outcomes[s] = StepOutcome("timeout", "the grading ran out of its total time")
                 return
-            done_units = [s for s in self.outcomes if s.kind == "unit"]
-            failed_cells = [s for s, o in self.outcomes.items() if s.kind == "cell" and o.status != "ok"]
-            self.plan.skip = [str(s) for s in done_units + failed_cells]
-            self._child(pending)
+            self._child()
 
-    def _fresh_folders(self) -> None:
-        """A new child starts with only the submission in its working folder and no stray files in io/."""
-        work = self.run_dir / "work"
+    # --- one child ----------------------------------------------------------------------------------
+
+    def _fresh_work(self) -> Path:
+        work = Path(self.plan.work_dir)
         shutil.rmtree(work, ignore_errors=True)
-        work.mkdir()
+        work.mkdir(parents=True)
         shutil.copyfile(self.run_dir / "submission.ipynb", work / "submission.ipynb")
-        io_dir = self.run_dir / "io"
-        for entry in list(io_dir.iterdir()):
-            if entry.name in ("plan.json", "inputs", "results"):
-                continue
-            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
-        for entry in list((io_dir / "results").iterdir()):
-            if entry.is_dir() or entry.suffix not in (".json", ".npz"):
-                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        return work
 
-    def _environment(self) -> dict[str, str]:
-        work = self.run_dir / "work"
-        threads = str(self.plan.threads)
-        return {"PATH": "/usr/bin:/bin", "HOME": str(work), "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
-                "MPLCONFIGDIR": str(work / ".mpl"), "TMPDIR": str(work), "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-                "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "XDG_CACHE_HOME": str(work / ".cache")}
-
-    def _child(self, pending: Sequence[Step]) -> None:
-        self._fresh_folders()
-        io_dir = self.run_dir / "io"
-        (io_dir / "plan.json").write_text(self.plan.to_json(), encoding="utf-8")
-        read_fd, write_fd = os.pipe()
+    def _child(self) -> None:
+        self._fresh_work()
+        cmd_r, cmd_w = os.pipe()
+        rep_r, rep_w = os.pipe()
         with open(self.run_dir / "child.out", "ab") as out, open(self.run_dir / "child.err", "ab") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", CHILD_MODULE, str(io_dir), str(write_fd)],
-                cwd=self.run_dir / "work", env=self._environment(), stdin=subprocess.DEVNULL, stdout=out,
-                stderr=err, pass_fds=(write_fd,), start_new_session=True)
-        os.close(write_fd)
-        current, started, buf = _STARTUP, time.monotonic(), b""
+            try:
+                pid = self.zygote.fork(cmd_r, rep_w, out.fileno(), err.fileno())
+            finally:
+                os.close(cmd_r)
+                os.close(rep_w)
+        os.set_blocking(cmd_w, False)
+        reader = FrameReader(rep_r)
+        current: Step = _STARTUP
+        replaying = False
         try:
-            while True:
-                now = time.monotonic()
-                limit = min(started + self._budget(current), self.deadline)
-                ready, _, _ = select.select([read_fd], [], [], max(0.0, min(0.25, limit - now)))
-                if ready:
-                    chunk = os.read(read_fd, 65536)
-                    if not chunk:  # the child is gone
-                        break
-                    buf += chunk
-                    *lines, buf = buf.split(b"\n")
-                    for line in lines:
-                        kind, _, text = line.decode(errors="replace").partition(" ")
-                        if kind == "P":
-                            if self.progress:
-                                self.progress(text)
-                            continue
-                        try:
-                            step = Step.parse(text)
-                        except ValueError:
-                            continue
-                        if kind == "S":
-                            current, started = step, time.monotonic()
-                            if step == _DONE:
-                                return
-                        elif kind == "E" and step == current and step != _STARTUP:
-                            self.outcomes[step] = StepOutcome("ok")
+            self._send(cmd_w, Command("plan"), self.plan.to_json().encode(), pid, _STARTUP)
+            frame = self._await(reader, pid, time.monotonic() + self.budget(_STARTUP), "")
+            self.sandbox = _layers(frame.payload)
+            for step in self.steps:
+                outcome = self.outcomes.get(step)
+                if (step.kind == "unit" and outcome is not None) or (step.kind == "cell" and outcome and outcome.status != "ok"):
                     continue
-                over = self._over_limits(proc.pid)
-                if over is not None:
-                    self._kill(proc)
-                    self._fail(current, pending, over)
-                    return
-                if time.monotonic() >= limit:
-                    self._kill(proc)
-                    why = ("the grading ran out of its total time" if limit >= self.deadline
-                           else f"it ran longer than {self._budget(current):.0f} s")
-                    self._fail(current, pending, StepOutcome("timeout", why))
-                    return
-            self._kill(proc)
-            code = proc.returncode
-            how = f"killed by signal {signal.Signals(-code).name}" if code and code < 0 else f"exit status {code}"
-            self._fail(current, pending, StepOutcome("crashed", f"the process ended ({how})"))
+                current, replaying = step, outcome is not None
+                if step.kind == "unit" and self._skip_after_failure(step):
+                    continue
+                token = new_token()
+                payload = wire.encode(dict(self.unit_inputs[step.name])) if step.kind == "unit" else b""
+                started = time.monotonic()
+                self._send(cmd_w, Command(step.kind, token, step.name), payload, pid, step)  # type: ignore[arg-type]
+                frame = self._await(reader, pid, min(started + self.budget(step), self.deadline), token, step)
+                if not replaying:
+                    self.outcomes[step] = StepOutcome("ok")
+                    self.results[step] = _decode(frame.payload)
+            current = Step("done")
+            self._send(cmd_w, Command("exit"), b"", pid, current)
+        except _Stop as stop:
+            self._charge(current, replaying, stop.outcome)
+        except (ProtocolError, OSError) as err:
+            self._charge(current, replaying, StepOutcome("crashed", self._ended(pid, err)))
         finally:
-            os.close(read_fd)
-            self._kill(proc)
+            os.close(cmd_w)
+            os.close(rep_r)
+            self._kill(pid)
 
-    def _fail(self, step: Step, pending: Sequence[Step], outcome: StepOutcome) -> None:
-        if step in self.outcomes:
-            # The child died between two steps (a thread of the student's, say): blame the next step,
-            # so that every failed child moves the grading forward.
-            step = next((s for s in pending if s not in self.outcomes), _DONE)
-            if step == _DONE:
+    def _skip_after_failure(self, step: Step) -> bool:
+        for prior in unit(step.name).after:
+            outcome = self.outcomes.get(Step.unit(prior))
+            if outcome is not None and outcome.status != "ok":
+                self.outcomes[step] = StepOutcome(outcome.status, f"not started, because {unit(prior).what} "
+                                                  f"did not finish: {outcome.message}")
+                return True
+        return False
+
+    def _send(self, fd: int, cmd: Command, payload: bytes, pid: int, step: Step) -> None:
+        """Write a command without ever blocking past the step's budget (a child that stops reading)."""
+        budget = 5.0 if step.kind == "done" else self.budget(step)
+        limit = min(time.monotonic() + budget, self.deadline)
+        view = memoryview(frame_bytes(cmd.header(), payload))
+        while view:
+            self._check(pid)
+            _, writable, _ = select.select([], [fd], [], 0.25)
+            if writable:
+                try:
+                    view = view[os.write(fd, view[: 1 << 16]):]
+                except BlockingIOError:
+                    continue
+            elif time.monotonic() >= limit:
+                raise _Stop(StepOutcome("timeout", f"it did not take its input within {budget:.0f} s"))
+
+    def _await(self, reader: FrameReader, pid: int, limit: float, token: str, step: Step = _STARTUP) -> Any:
+        """The reply that ends this step; progress lines are passed on and never extend the clock."""
+        while True:
+            frame = reader.read(limit, poll=lambda: self._check(pid))
+            if frame is None:
+                raise _Stop(StepOutcome("timeout", "the grading ran out of its total time" if limit >= self.deadline
+                                        else f"it ran longer than {self.budget(step):.0f} s"))
+            reply = Reply.from_header(frame.header)
+            if reply.kind == "progress":
+                if self.progress:
+                    self.progress("".join(ch for ch in reply.text if ch.isprintable()))
+                continue
+            expected = "ready" if step == _STARTUP else "done"
+            if reply.kind != expected or reply.token != token:
+                raise ProtocolError(f"an answer out of turn ({reply.kind})")
+            return frame
+
+    def _check(self, pid: int) -> None:
+        over = self._over_limits(pid)
+        if over is not None:
+            raise _Stop(over)
+
+    def _charge(self, step: Step, replaying: bool, outcome: StepOutcome) -> None:
+        """Give `outcome` to the step the child failed on, so that every failed child moves grading on."""
+        if replaying or step.kind == "done":
+            # The child died while replaying a cell that ran before, or after its last step (a thread of
+            # the student's, say): blame the next step that has no outcome yet.
+            step = next((s for s in self.steps if s not in self.outcomes), Step("done"))
+            if step.kind == "done":
                 return
-        if step in (_STARTUP, _DONE):
-            for s in pending:  # no step of this child ran: they all share the fate
+        if step == _STARTUP:
+            for s in self.steps:  # no step of this child ran: they all share the fate
                 if s not in self.outcomes:
                     self.outcomes[s] = StepOutcome(outcome.status, f"the grader's process could not start: "
                                                    f"{outcome.message}")
             return
         self.outcomes[step] = outcome
+
+    def _ended(self, pid: int, err: Exception) -> str:
+        status = self._kill(pid)
+        if status is None:
+            return f"the process stopped answering ({err})"
+        code = os.waitstatus_to_exitcode(status)
+        how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        return f"the process ended ({how})"
 
     def _over_limits(self, pid: int) -> StepOutcome | None:
         try:
@@ -175,19 +218,41 @@ class Session:
                         break
         except (OSError, ValueError):
             return None
-        written = sum(_folder_size(self.run_dir / d, self.limits.disk) for d in ("work", "io"))
+        written = _folder_size(Path(self.plan.work_dir), self.limits.disk)
         if written > self.limits.disk:
             return StepOutcome("disk", f"it wrote more than {self.limits.disk / 2**20:.0f} MiB of files")
         return None
 
-    @staticmethod
-    def _kill(proc: subprocess.Popen[bytes]) -> None:
-        if proc.poll() is None:
+    def _kill(self, pid: int) -> int | None:
+        """Kill the child's process group and return its wait status (None if it could not be had)."""
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for _ in range(_REAP_TRIES):
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        proc.wait()
+                status = self.zygote.reap(pid)
+            except Exception:
+                return None
+            if status is not None:
+                return status
+            time.sleep(0.05)
+        return None
+
+
+def _decode(payload: bytes) -> Any:
+    try:
+        return wire.decode(payload)
+    except wire.WireError as err:
+        return err
+
+
+def _layers(payload: bytes) -> dict[str, str]:
+    try:
+        raw = wire.decode(payload, max_bytes=1 << 16)
+    except wire.WireError:
+        return {}
+    return {str(k)[:40]: str(v)[:200] for k, v in raw.items()} if isinstance(raw, dict) else {}
 
 
 def _folder_size(folder: Path, stop_at: int) -> int:

@@ -4,9 +4,10 @@
       submission.ipynb    a copy; each child gets its own copy in work/
       work/               the child's working folder (read-write, emptied for every child)
       data/               the training split and the test images in a fresh order, without labels (read-only)
-      io/plan.json        the `Plan` (read-only to the child)
-      io/inputs/<unit>.*  each unit's inputs, drawn by the parent (read-only to the child)
-      io/results/         what the child writes back (read-write)
+      child.out, .err     the children's stdout and stderr (for an instructor who debugs a grading)
+
+The plan and each unit's inputs travel on the command pipe, and results on the reply pipe
+(`protocol`): the child has no file of the parent's to read or to write.
 
 The test labels never leave the parent: the child gets the test images permuted with a permutation
 drawn for this grading, and the parent judges the predictions against labels permuted the same way.
@@ -19,16 +20,12 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from mlp_lab.data import DEBIAN_DIR, default_cache_dir, load_fashion_mnist
-
-from . import wire
 
 __all__ = ["Staged", "denied_paths", "read_only_roots", "stage"]
 
@@ -83,15 +80,12 @@ def _same_fs(a: Path, b: Path) -> bool:
     return os.stat(a).st_dev == os.stat(b).st_dev
 
 
-def stage(submission: Path, unit_inputs: Mapping[str, Mapping[str, Any]], rng: np.random.Generator,
-          *, with_data: bool) -> Staged:
+def stage(submission: Path, rng: np.random.Generator, *, with_data: bool) -> Staged:
     """Make the run folder for one grading (see the module docstring); the caller removes it."""
     run_dir = Path(tempfile.mkdtemp(prefix="mlp-grade-"))
-    for sub in ("work", "io/results", "io/inputs", "data"):
+    for sub in ("work", "data"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(submission, run_dir / "submission.ipynb")
-    for unit_id, values in unit_inputs.items():
-        wire.dump(run_dir / "io" / "inputs" / unit_id, dict(values))
     labels = np.zeros(0, dtype=np.int64)
     if with_data:
         data_dir, test_images, test_labels = _training_data()

@@ -279,16 +279,3 @@ def test_a_thread_that_kills_the_child_between_steps_cannot_stall_grading(make_n
                             only=["relu_values"], timeout=240, seed=14)
     assert report.seconds < 200
     assert [q.id for q in report.questions] == list(QUESTION_IDS)
-
-
-def test_an_archive_that_inflates_is_refused(tmp_path: Path) -> None:
-    import zipfile
-
-    from autograder.engine import wire as _wire
-
-    base = tmp_path / "unit-relu"
-    _wire.dump(base, {"values": {"x": __import__("numpy").zeros(10)}})
-    with zipfile.ZipFile(base.with_suffix(".npz"), "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("a0.npy", b"\0" * (2 * 1024 * 1024))
-    with pytest.raises(_wire.WireError, match="unpack"):
-        _wire.load(base, max_bytes=1024 * 1024)

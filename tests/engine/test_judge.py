@@ -14,15 +14,14 @@ from mlp_lab.questions import QUESTION_IDS, unit
 CELLS = [PlannedCell(3, "cell 3 (relu_code)", "def relu(X): ...")]
 
 
-def _results(tmp_path: Path, **units: object) -> Path:
-    for name, value in units.items():
-        wire.dump(tmp_path / f"unit-{name}", value)
-    return tmp_path
+def _results(tmp_path: Path, **units: object) -> dict[Step, object]:
+    """What the session holds: each finished unit's answer, as the parent decoded it from the wire."""
+    return {Step.unit(name): wire.decode(wire.encode(value)) for name, value in units.items()}
 
 
 def test_each_way_a_unit_fails_gets_its_status(tmp_path: Path) -> None:
     results = _results(tmp_path, relu={"missing": ["relu"]}, sigmoid={"error": "sigmoid raised ValueError: x"},
-                       tanh={"values": {"values": np.zeros(3)}})
+                       tanh={"values": {"values": np.zeros(3), "grad": np.zeros(3), "calls": []}})
     outcomes = {Step.unit("relu"): StepOutcome("ok"), Step.unit("sigmoid"): StepOutcome("ok"),
                 Step.unit("tanh"): StepOutcome("ok"), Step.unit("collapse"): StepOutcome("timeout", "it ran longer than 45 s"),
                 Step.unit("scratch"): StepOutcome("crashed", "the process ended (exit status 3)")}
@@ -35,10 +34,16 @@ def test_each_way_a_unit_fails_gets_its_status(tmp_path: Path) -> None:
     assert got["concise"].message == "concise did not run"
 
 
-def test_a_result_file_that_is_not_a_dict_costs_only_its_unit(tmp_path: Path) -> None:
-    results = _results(tmp_path, relu=[1, 2, 3])
-    got = judge.collect({Step.unit("relu"): StepOutcome("ok")}, results, ["relu"], CELLS)
-    assert got["relu"].status == "error"
+def test_an_answer_that_is_not_what_the_probe_returns_costs_only_its_unit(tmp_path: Path) -> None:
+    """A list instead of a mapping, a mapping without the probe's keys, an unreadable answer: each an error."""
+    results = _results(tmp_path, relu=[1, 2, 3], sigmoid={"values": {"values": "x", "grad": np.zeros(2)}},
+                       tanh={"values": {"values": np.zeros(2), "grad": np.zeros(2), "calls": []}})
+    results[Step.unit("collapse")] = wire.WireError("the answer nests deeper than 32 levels")
+    ok = {Step.unit(u): StepOutcome("ok") for u in ("relu", "sigmoid", "tanh", "collapse")}
+    got = judge.collect(ok, results, ["relu", "sigmoid", "tanh", "collapse"], CELLS)
+    assert {u: r.status for u, r in got.items()} == {"relu": "error", "sigmoid": "error", "tanh": "ok",
+                                                      "collapse": "error"}
+    assert "nests deeper" in got["collapse"].message and "sigmoid sent a str as values" in got["sigmoid"].message
 
 
 def test_statuses_follow_the_units_a_question_needs(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def test_junk_is_not_a_step(junk: str) -> None:
 
 def test_a_plan_round_trips_through_json() -> None:
     plan = Plan(cells=[PlannedCell(2, "cell 2 (imports)", "import torch")], units=["relu", "train_scratch"],
-                device="cpu", threads=1, data_dir="/d", inputs_dir="/i",
+                device="cpu", threads=1, data_dir="/d", work_dir="/w",
                 limits=ChildLimits(address_space=1, file_size=2, open_files=3, cpu_seconds=4),
                 read_only=["/usr"], read_write=["/w"], denied=["/root"], skip=["cell:2"])
     assert Plan.from_json(plan.to_json()) == plan

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 from autograder.errors import CheckFailed
-from mlp_lab import checks
-from mlp_lab.inputs import nonlinear_inputs, relu_inputs, sigmoid_tanh_inputs
+from mlp_lab import checks, model_checks
+from mlp_lab.inputs import nonlinear_inputs, relu_inputs, sigmoid_tanh_inputs, structure_inputs
 
 RNG = np.random.default_rng(7)
 
@@ -89,7 +91,7 @@ def test_affine_collapse_checks_the_map_and_names_a_transposed_w() -> None:
 def test_param_shapes_message_uses_lecture_notation() -> None:
     shapes = {"W1": (256, 784), "b1": (256,), "W2": (256, 10), "b2": (10,)}
     registered = dict.fromkeys(shapes, True)
-    r = checks.check_param_shapes(shapes, registered, 784, 256, 10)
+    r = model_checks.check_param_shapes(shapes, registered, 784, 256, 10)
     assert not r.passed
     assert r.message == ("W1 must be d x h = 784 x 256 (lecture: W^(1) in R^{d x h}); yours is 256 x 784. "
                          "Did you store it transposed?")
@@ -97,14 +99,14 @@ def test_param_shapes_message_uses_lecture_notation() -> None:
 
 def test_param_shapes_accept_vector_biases_and_require_registration() -> None:
     shapes = {"W1": (784, 64), "b1": (64,), "W2": (64, 10), "b2": (1, 10)}
-    assert checks.check_param_shapes(shapes, dict.fromkeys(shapes, True), 784, 64, 10).passed
-    r = checks.check_param_shapes(shapes, {**dict.fromkeys(shapes, True), "W2": False}, 784, 64, 10)
+    assert model_checks.check_param_shapes(shapes, dict.fromkeys(shapes, True), 784, 64, 10).passed
+    r = model_checks.check_param_shapes(shapes, {**dict.fromkeys(shapes, True), "W2": False}, 784, 64, 10)
     assert not r.passed and "nn.Parameter" in r.message
 
 
 def test_param_shapes_catch_hard_coded_256() -> None:
     shapes = {"W1": (784, 256), "b1": (256,), "W2": (256, 10), "b2": (10,)}
-    r = checks.check_param_shapes(shapes, dict.fromkeys(shapes, True), 784, 96, 10)
+    r = model_checks.check_param_shapes(shapes, dict.fromkeys(shapes, True), 784, 96, 10)
     assert not r.passed and "num_hiddens" in r.message
 
 
@@ -124,7 +126,7 @@ def test_nonlinear_is_not_fooled_by_affine_disguises(name, act, out_act, passes)
     """Does an affine map in disguise fail, while a ReLU MLP passes?"""
     inp = nonlinear_inputs(np.random.default_rng(3), d=784, h=64, q=10)
     outputs = {"plain": _mlp(inp, act, False, out_act), "shifted": _mlp(inp, act, True, out_act)}
-    r = checks.check_nonlinear(inp["Z"], outputs)
+    r = model_checks.check_nonlinear(inp["Z"], outputs)
     assert r.passed is passes, f"{name}: {r.message}"
 
 
@@ -132,7 +134,7 @@ def test_f_2x_is_not_the_test_an_affine_map_with_bias_would_pass() -> None:
     """An affine map with a bias has f(2x) != 2 f(x), yet it must still fail."""
     inp = nonlinear_inputs(np.random.default_rng(4), d=784, h=32, q=10)
     affine = {"plain": inp["X"] @ inp["W1"] @ inp["W2"] + 3.0}
-    assert not checks.check_nonlinear(inp["Z"], affine).passed
+    assert not model_checks.check_nonlinear(inp["Z"], affine).passed
 
 
 def test_accuracy_rejects_a_label_oracle_before_training() -> None:
@@ -163,3 +165,49 @@ def test_non_numeric_values_are_refused_not_compared() -> None:
     x = relu_inputs(RNG)["X"]
     r = checks.check_relu_values(x, np.array(["0"] * x.size, dtype=object).reshape(x.shape))
     assert not r.passed and "real numbers" in r.message
+
+
+# --- the models' structure, from the grader's own numbers ---------------------------------------------
+
+STRUCT = structure_inputs(np.random.default_rng(5))
+
+
+def _forward(act: Any, s: dict = STRUCT) -> np.ndarray:
+    X = s["X"].astype(np.float64)
+    return act(X @ s["W1"] + s["b1"]) @ s["W2"] + s["b2"]
+
+
+def _structure(O: np.ndarray, O_rows: np.ndarray | None = None) -> checks.CheckResult:
+    return model_checks.check_forward_structure(O, O if O_rows is None else O_rows, STRUCT["W2"].astype(np.float64),
+                                                STRUCT["b2"].astype(np.float64), STRUCT["A_index"], 784)
+
+
+@pytest.mark.parametrize("act", [lambda a: np.maximum(a, 0), np.tanh, lambda a: a, lambda a: 1 / (1 + np.exp(-a)),
+                                 lambda a: np.where(a > 0, a, 0.01 * a)], ids=["relu", "tanh", "identity", "sigmoid",
+                                                                              "leaky"])
+def test_forward_structure_accepts_any_elementwise_activation(act: Any) -> None:
+    assert _structure(_forward(act)).passed
+
+
+def test_forward_structure_refuses_what_the_lectures_forward_cannot_give() -> None:
+    """A softmax over the hidden units, b2 added twice, W1 ignored, a transposed O: each named."""
+    def softmax(a: np.ndarray) -> np.ndarray:
+        e = np.exp(a - a.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    assert "one activation applied to every entry" in _structure(_forward(softmax)).message
+    assert "H W2 + b2" in _structure(_forward(np.tanh) + STRUCT["b2"]).message
+    X = STRUCT["X"].astype(np.float64)
+    no_w1 = np.maximum(X[:, : STRUCT["h"]] + STRUCT["b1"], 0) @ STRUCT["W2"] + STRUCT["b2"]
+    assert not _structure(no_w1).passed
+    assert "transposed" in _structure(_forward(np.tanh).T).message
+    O = _forward(np.tanh)
+    assert "different O for the same X" in _structure(O, O + 1).message
+
+
+def test_registration_tells_a_step_from_no_step() -> None:
+    P, G = np.ones((3, 2)), np.full((3, 2), 2.0)
+    assert model_checks.registration(P, P - 0.5 * G, G, 0.5) == "updated"
+    assert model_checks.registration(P, P, G, 0.5) == "unchanged"
+    assert model_checks.registration(P, P + 7, G, 0.5) == "other"
+    assert model_checks.registration(P, np.ones((2, 3)), G, 0.5) == "other"

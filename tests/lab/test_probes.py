@@ -58,19 +58,50 @@ def test_collapse_probe_needs_a_pair() -> None:
         _probe("collapse", {"collapse_affine": lambda W1, b1, W2, b2: W1 @ W2})
 
 
-def test_scratch_probe_reports_shapes_registration_and_outputs() -> None:
-    out = _probe("scratch", {"MLPScratch": REF["MLPScratch"]})
-    h = int(unit("scratch").draw(np.random.default_rng(0))["h"])
-    assert out["shapes"] == {"W1": (784, h), "b1": (h,), "W2": (h, 10), "b2": (10,)}
-    assert all(out["registered"].values()) and out["submodules"] == []
-    assert out["O_image_shape"] == out["O_flat_shape"] == (5, 10)
-    assert set(out["nonlinear"]) == {"plain", "shifted"}
+def test_scratch_probe_steps_the_graders_parameters_and_runs_its_forward() -> None:
+    """Does the probe load the grader's W1..b2 by name, take one SGD step, and return O for the grader's X?"""
+    inputs = unit("scratch").draw(np.random.default_rng(0))
+    out = PROBES["probe_scratch"](unit("scratch"), {"MLPScratch": REF["MLPScratch"]}, inputs, CTX)
+    s, f = inputs["shapes"], inputs["structure"]
+    step = out["step"]
+    assert step["layouts"] == {"W1": "exact", "b1": "reshaped", "W2": "exact", "b2": "reshaped"}
+    want = s["W1"].astype(np.float64) - s["lr"] * s["G_W1"]
+    assert np.allclose(step["after"]["W1"], want, atol=1e-6)
+    assert out["structure"]["O_images"].shape == (f["n"], f["q"]) and np.allclose(out["structure"]["O_images"],
+                                                                                   out["structure"]["O_rows"])
+    assert set(out["nonlinear"]) == {"plain", "shifted"} and out["submodules"] == [] and out["calls"] == []
 
 
-def test_concise_probe_reports_layers() -> None:
-    out = _probe("concise", {"MLP": REF["MLP"]})
-    h = int(unit("concise").draw(np.random.default_rng(0))["h"])
-    assert out["linear_shapes"] == [(h, 784), (10, h)] and out["has_flatten"] and out["activations"] == ["ReLU"]
+def test_a_plain_tensor_attribute_is_not_moved_by_the_step() -> None:
+    ns = dict(REF)
+    code = "class Plain(MLPScratch):\n    def __init__(self, *a, **k):\n        super().__init__(*a, **k)\n" \
+           "        W2 = self.W2.detach().clone()\n        del self.W2\n        self.W2 = W2\n"
+    exec(code, ns)
+    inputs = unit("scratch").draw(np.random.default_rng(1))
+    out = PROBES["probe_scratch"](unit("scratch"), {"MLPScratch": ns["Plain"]}, inputs, CTX)
+    assert np.allclose(out["step"]["after"]["W2"], inputs["shapes"]["W2"])  # SGD never saw it
+
+
+def test_a_transposed_weight_is_loaded_transposed() -> None:
+    ns = dict(REF)
+    code = ("class T(MLPScratch):\n    def __init__(self, num_inputs, num_outputs, num_hiddens, lr):\n"
+            "        super().__init__(num_inputs, num_outputs, num_hiddens, lr)\n"
+            "        self.W1 = nn.Parameter(torch.randn(num_hiddens, num_inputs) * 0.01)\n"
+            "    def forward(self, X):\n        X = X.reshape((-1, self.num_inputs))\n"
+            "        return relu(X @ self.W1.T + self.b1) @ self.W2 + self.b2\n")
+    exec(code, ns)
+    inputs = unit("scratch").draw(np.random.default_rng(2))
+    out = PROBES["probe_scratch"](unit("scratch"), {"MLPScratch": ns["T"]}, inputs, CTX)
+    assert out["step"]["layouts"]["W1"] == "transposed"
+    assert "O_images" in out["structure"]
+
+
+def test_concise_probe_loads_the_linear_layers() -> None:
+    inputs = unit("concise").draw(np.random.default_rng(0))
+    out = PROBES["probe_concise"](unit("concise"), {"MLP": REF["MLP"]}, inputs, CTX)
+    f = inputs["structure"]
+    assert out["linear_shapes"] == [[f["h"], 784], [f["q"], f["h"]]] and out["has_flatten"]
+    assert out["activations"] == ["ReLU"] and out["structure"]["O_images"].shape == (f["n"], f["q"])
 
 
 def test_trained_probe_casts_images_to_the_models_dtype() -> None:

@@ -44,18 +44,21 @@ def test_every_unit_has_a_probe_and_draws_plain_values(u) -> None:  # type: igno
 
 
 def test_units_run_cheap_first_and_training_last() -> None:
-    order = [u.id for u in units_for(QUESTION_IDS, artifacts=True)]
+    order = [u.id for u in units_for(QUESTION_IDS)]
     kinds = [unit(i).kind for i in order]
     assert kinds == sorted(kinds, key=lambda k: k == "training")
-    assert "plot" in order and "plot" not in [u.id for u in units_for(QUESTION_IDS)]
     assert [u.id for u in units_for(["relu_grad"])] == ["relu"]
+    for u in map(unit, order):  # a unit runs after the units whose failure stops it
+        assert all(order.index(prior) < order.index(u.id) for prior in u.after), u.id
 
 
 def test_the_grader_draws_fresh_sizes() -> None:
     """Is the hidden size h drawn (a hard-coded 256 shows), while the visible check uses the lecture's 256?"""
-    sizes = {int(unit("scratch").draw(np.random.default_rng(s))["h"]) for s in range(20)}
+    sizes = {int(unit("scratch").draw(np.random.default_rng(s))["shapes"]["h"]) for s in range(20)}
     assert len(sizes) > 1 and 256 not in sizes
-    assert int(unit("scratch").visible()["h"]) == 256
+    assert int(unit("scratch").visible()["shapes"]["h"]) == 256
+    structure = [unit("concise").draw(np.random.default_rng(s))["structure"] for s in range(20)]
+    assert all(int(f["q"]) > int(f["h"]) and int(f["q"]) != 10 for f in structure)
 
 
 def test_evidence_of_a_unit_that_brought_nothing_says_why() -> None:

@@ -1,160 +1,106 @@
-"""The grading child: confines itself, runs the student's cells, probes them, writes plain values.
+"""The zygote: imports torch, d2l and the kit once, then forks a fresh grading child on request.
 
-Started by `session.Session` as `python -I -m autograder.engine.child IO_DIR STATUS_FD` in a fresh
-session, with a scrubbed environment and its working directory holding only the submission.  Before
-any student code runs it imports what it needs (the kit, whose modules the notebook imports, and the
-probes), then applies every layer of `sandbox`.  It reports progress on the status pipe (`S step` /
-`E step` lines) and results as files under IO_DIR/results; the grader never trusts it for a verdict,
-only for numbers.
+Started by `autograder.engine.zygote` as `python -I -m autograder.engine.child FD` with a scrubbed
+environment and one Unix socket (descriptor FD) to the parent.  Importing torch and d2l takes 5-10 s on a
+2-core machine; a fork of this process takes milliseconds, so a grading can replace a child that hung
+or crashed at once, and a batch pays the imports once.  The zygote never runs student code and holds
+nothing secret: no labels, no grader state, only imported modules.
+
+Requests on the socket (JSON, one per message; the fork request carries four descriptors):
+
+    {"op": "fork"}  + [stdin, reply, stdout, stderr]  ->  {"pid": N}
+    {"op": "reap", "pid": N}                           ->  {"status": wait status, or null if running}
+
+A forked child closes the socket and every other descriptor it did not get, moves its reply pipe to
+a descriptor number drawn at random, starts its own session, and serves one grading (`worker.serve`).
+The zygote is single-threaded (its environment keeps OpenMP and BLAS at one thread), so forking it is
+safe.  It exits when the parent closes the socket.
 """
 
 from __future__ import annotations
 
-import builtins
+import json
 import os
+import random
+import socket
 import sys
-import traceback
-from pathlib import Path
 from typing import Any
 
-from .. import wire
-from ..plan import Plan, Step
-from . import sandbox
+# Everything a child needs, imported before any fork: these are the slow imports.
+import numpy  # noqa: F401
+import torch  # noqa: F401
+from d2l import torch as d2l  # noqa: F401
 
-_write = os.write
+import mlp_lab.datamodule
+import mlp_lab.probes
+import mlp_lab.scratch
+import mlp_lab.visible  # noqa: F401
+
+from . import worker
+
+_REPLY_FDS = range(100, 1000)
 
 
-def _status(fd: int, kind: str, step: Step | str) -> None:
+def _start_child(sock: socket.socket, fds: list[int]) -> None:
+    """In the forked child: keep only the four descriptors, then serve the grading; never returns."""
     try:
-        _write(fd, f"{kind} {step}\n".encode())
-    except OSError:
-        pass
+        sock.close()
+        sys.argv = [""]  # nothing of the zygote's for the student's code to find
+        os.setsid()
+        stdin, reply, stdout, stderr = fds
+        reply_fd = random.SystemRandom().choice([n for n in _REPLY_FDS if n not in fds])
+        os.dup2(reply, reply_fd, inheritable=False)
+        os.dup2(stdin, 0)
+        os.dup2(stdout, 1)
+        os.dup2(stderr, 2)
+        os.closerange(3, reply_fd)
+        os.closerange(reply_fd + 1, 65536)
+        worker.serve(reply_fd)
+    finally:
+        os._exit(70)
 
 
-def _confine(plan: Plan) -> dict[str, str]:
-    layers: dict[str, str] = {"network": sandbox.no_network()}
-    import numpy  # noqa: F401  (imported before the file system closes)
-    import torch
-
-    # Everything the child needs from the kit, which is also what the notebook imports from it (and,
-    # with the data module, d2l): the package folders are out of reach once the file system closes.
-    import mlp_lab.datamodule
-    import mlp_lab.probes
-    import mlp_lab.source
-    import mlp_lab.visible  # noqa: F401
-
-    device = plan.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        torch.cuda.init()
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.set_num_threads(plan.threads)
-    layers["device"] = device
-    limits = plan.limits
-    sandbox.limit_resources(None if device == "cuda" else limits.address_space, limits.file_size,
-                            limits.open_files, limits.cpu_seconds)
-    ro = [Path(p) for p in sandbox.expand_allowed([Path(p) for p in plan.read_only],
-                                                  [Path(p) for p in plan.denied])]
-    # This process's own /proc entry and system-wide counters; never another process's.
-    ro += [Path(f"/proc/{os.getpid()}"), *(Path("/proc") / f for f in ("cpuinfo", "meminfo", "stat", "sys"))]
-    rw = [Path(p) for p in plan.read_write]
-    files = [Path(p) for p in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")]
-    files += sorted(Path("/dev").glob("nvidia*")) if device == "cuda" else []
-    layers["files"] = sandbox.landlock(ro, rw, files)
-    layers["syscalls"] = sandbox.seccomp()
-    return layers
+def _answer(sock: socket.socket, message: dict[str, Any]) -> None:
+    sock.sendall(json.dumps(message).encode())
 
 
-def _run_cell(source: str, label: str, ns: dict[str, Any]) -> str | None:
-    from mlp_lab.source import python_source
-
-    try:
-        code = compile(python_source(source), f"<{label}>", "exec")
-        exec(code, ns)
-    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the cell fails, grading goes on
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = next((f"line {f.lineno}" for f in reversed(tb) if f.filename == f"<{label}>"), "")
-        return f"{type(exc).__name__}: {exc}" + (f" ({where})" if where else "")
-    return None
-
-
-class _Data:
-    """Training split and label-free test images, loaded on first use."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.dir = data_dir
-        self._train: tuple[Any, Any] | None = None
-
-    def train(self) -> tuple[Any, Any]:
-        import numpy as np
-        import torch
-
-        if self._train is None:
-            X = np.load(self.dir / "train_images.npy", allow_pickle=False)
-            y = np.load(self.dir / "train_labels.npy", allow_pickle=False)
-            self._train = (torch.from_numpy(X).float().div_(255.0), torch.from_numpy(y).long())
-        return self._train
-
-    def test(self) -> Any:
-        import numpy as np
-        import torch
-
-        X = np.load(self.dir / "test_images.npy", allow_pickle=False)
-        return torch.from_numpy(X).float().div_(255.0)
-
-
-def main(argv: list[str]) -> int:
-    io_dir, status_fd = Path(argv[1]), int(argv[2])
-    plan = Plan.from_json((io_dir / "plan.json").read_text(encoding="utf-8"))
-    _status(status_fd, "S", "startup")
-    layers = _confine(plan)
-    import torch
-
-    from mlp_lab.probes import PROBES, ProbeContext, ProbeError
-    from mlp_lab.questions import unit
-
-    results = io_dir / "results"
-    wire.dump(results / "sandbox", layers)
-    data = _Data(Path(plan.data_dir))
-    ctx = ProbeContext(device=torch.device(layers["device"]), train=data.train, test_images=data.test,
-                       progress=lambda msg: _status(status_fd, "P", msg))
-    _status(status_fd, "E", "startup")
-    ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-    skip = set(plan.skip)
-    for cell in plan.cells:
-        step = Step.cell(cell.index)
-        if str(step) in skip:
-            continue
-        _status(status_fd, "S", step)
-        error = _run_cell(cell.source, cell.label, ns)
-        wire.dump(results / f"cell-{cell.index}", {"error": error})
-        _status(status_fd, "E", step)
-    for unit_id in plan.units:
-        step = Step.unit(unit_id)
-        if str(step) in skip:
-            continue
-        _status(status_fd, "S", step)
-        u = unit(unit_id)
-        missing = [n for n in u.names if n not in ns]
-        if missing:
-            value: dict[str, Any] = {"missing": missing}
-        else:
+def main() -> int:
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    _answer(sock, {"ready": os.getpid()})
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 8)
+        except OSError:
+            return 0
+        if not msg:
+            return 0  # the parent is gone
+        try:
+            request = json.loads(msg)
+        except ValueError:
+            request = {}
+        op = request.get("op") if isinstance(request, dict) else None
+        if op == "fork" and len(fds) == 4:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                _start_child(sock, fds)
+            for fd in fds:
+                os.close(fd)
+            _answer(sock, {"pid": pid})
+        elif op == "reap" and isinstance(request.get("pid"), int):
+            for fd in fds:
+                os.close(fd)
             try:
-                inputs = wire.load(Path(plan.inputs_dir) / unit_id)
-                value = {"values": PROBES[u.probe](u, {n: ns[n] for n in u.names}, inputs, ctx)}
-            except ProbeError as exc:
-                value = {"error": str(exc)}
-            except BaseException as exc:  # the student's error (or exit) inside the probe
-                value = {"error": f"{type(exc).__name__}: {exc}"}
-        wire.dump(results / f"unit-{unit_id}", value)
-        _status(status_fd, "E", step)
-    _status(status_fd, "S", "done")
-    sys.stdout.flush()
-    os._exit(0)  # no atexit hooks a submission might have registered
+                done, status = os.waitpid(request["pid"], os.WNOHANG)
+            except ChildProcessError:
+                done, status = request["pid"], -1
+            _answer(sock, {"status": status if done else None})
+        else:
+            for fd in fds:
+                os.close(fd)
+            _answer(sock, {"error": f"unknown request {str(op)[:40]}"})
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())
