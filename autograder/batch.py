@@ -623,10 +623,12 @@ def grade_all(
 @click.option("--timeout", type=float, default=None, help="Grader's time limit per submission (seconds).")
 @click.option("--force", is_flag=True, help="Grade again even what is graded and unchanged.")
 @click.option("--feedback", is_flag=True, help="Also write feedback pages to OUT/feedback/<student>/.")
+@click.option("--similarity", is_flag=True,
+              help="Also write the similarity report to OUT/similarity/ (release/ASSIGNMENT/ASSIGNMENT.ipynb here).")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 def grade_all_command(submissions_dir: Path, out_dir: Path, jobs: int | None, shard: str | None,
                       nbgrader_grades: Path | None, assignment: str, device: str, timeout: float | None,
-                      force: bool, feedback: bool, no_progress: bool) -> None:
+                      force: bool, feedback: bool, similarity: bool, no_progress: bool) -> None:
     """Grade every submission in SUBMISSIONS_DIR (nbgrader's submitted/<student>/<assignment>/ or a folder
     of <student>.ipynb) into OUT/grades.csv and OUT/reports/<student>.json; a rerun skips what is unchanged."""
     try:
@@ -637,6 +639,13 @@ def grade_all_command(submissions_dir: Path, out_dir: Path, jobs: int | None, sh
     except BatchError as err:
         raise click.ClickException(str(err)) from err
     click.echo(result.summary())
+    if similarity:  # after grading, and apart from it: the report changes no grade
+        from .course.similarity import run_similarity
+
+        try:
+            click.echo(run_similarity(submissions_dir, out_dir=out_dir / "similarity", assignment=assignment).summary())
+        except BatchError as err:
+            raise click.ClickException(f"similarity report: {err}") from err
 
 
 @click.command("merge-csv")

@@ -4,6 +4,7 @@
     autograder status REPORT.json QUESTION_ID     exit 0 iff that question passed (course CI steps)
     autograder demo                               the README's main job
     autograder grade-all / merge-csv / feedback   course-scale grading (see `batch`)
+    autograder similarity SUBMISSIONS_DIR         pairs of students with matching code (`course.similarity`)
     autograder classroom-template DIR             the students' GitHub Classroom repository
 
 Also `python -m autograder ...`.
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from .course.similarity import FLAG_THRESHOLD
 from .errors import AutograderError
 from .report import Report
 
@@ -92,6 +94,30 @@ def _attach_optional() -> None:
 
 
 _attach_optional()
+
+
+@main.command()
+@click.argument("submissions_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("similarity"),
+              show_default=True, help="Where similarity.csv, index.html and pairs/*.html go.")
+@click.option("--release", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The released notebook [default: release/ASSIGNMENT/ASSIGNMENT.ipynb here].")
+@click.option("--assignment", default="mlp", show_default=True, help="Assignment name (nbgrader folder).")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=FLAG_THRESHOLD, show_default=True,
+              help="Score at or above which a pair is flagged and gets a page.")
+@click.option("--top", type=click.IntRange(min=0), default=5, show_default=True, help="Pairs to print.")
+def similarity(submissions_dir: Path, out_dir: Path, release: Path | None, assignment: str, threshold: float,
+               top: int) -> None:
+    """Rank pairs of students in SUBMISSIONS_DIR by how much of their code matches (for the instructor's
+    judgment; it changes no grade)."""
+    from .course.similarity import Params, run_similarity
+
+    try:
+        result = run_similarity(submissions_dir, out_dir=out_dir, release=release, assignment=assignment,
+                                params=Params(threshold=threshold))
+    except AutograderError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(result.summary(top))
 
 
 @main.command()
