@@ -5,6 +5,7 @@
     autograder demo                               the README's main job
     autograder grade-all / merge-csv / feedback   course-scale grading (see `batch`)
     autograder similarity SUBMISSIONS_DIR         pairs of students with matching code (`course.similarity`)
+    autograder export-grades GRADES_CSV --roster R   Canvas and Moodle import files (`course.lms_export`)
     autograder classroom-template DIR             the students' GitHub Classroom repository
 
 Also `python -m autograder ...`.
@@ -118,6 +119,32 @@ def similarity(submissions_dir: Path, out_dir: Path, release: Path | None, assig
     except AutograderError as err:
         raise click.ClickException(str(err)) from err
     click.echo(result.summary(top))
+
+
+@main.command("export-grades")
+@click.argument("grades_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="CSV: student (our id), github, name, canvas_id, sis_user_id, sis_login_id, section, "
+                   "email, username, idnumber.")
+@click.option("--nbgrader", "gradebook", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="nbgrader's gradebook.db: add the hand-graded written answers' points.")
+@click.option("--assignment", default="mlp", show_default=True, help="Assignment name in nbgrader's gradebook.")
+@click.option("--assignment-name", default=None, help="The grade column's name in the LMS [default: ASSIGNMENT].")
+@click.option("--canvas-assignment-id", default=None,
+              help="Canvas's id of the assignment, to update it (without: Canvas makes a new assignment).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("lms"),
+              show_default=True, help="Where canvas.csv, moodle.csv and unmatched.csv go.")
+def export_grades(grades_csv: Path, roster: Path, gradebook: Path | None, assignment: str,
+                  assignment_name: str | None, canvas_assignment_id: str | None, out_dir: Path) -> None:
+    """Write Canvas's and Moodle's grade import CSVs from GRADES_CSV (of grade-all) and a roster."""
+    from .course.lms_export import export_grades as run_export
+
+    try:
+        result = run_export(grades_csv, roster, out_dir=out_dir, gradebook=gradebook, assignment=assignment,
+                            assignment_name=assignment_name, canvas_assignment_id=canvas_assignment_id)
+    except AutograderError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(result.summary())
 
 
 @main.command()
