@@ -126,7 +126,7 @@ def render_index(result: SimilarityResult) -> str:
             f"chose replaced by one placeholder, comments and spacing dropped, the release's lines dropped; "
             f"fingerprints of {p.k} tokens, winnowing window {p.window}; fingerprints of the release and "
             f"those more than {p.common_share:.0%} of the class has are left out ({result.excluded_common} "
-            f"such); score = shared / max(min(size a, size b), {p.min_prints}).</p>")
+            f"such); score = 2 shared / (size a + size b), a size counted as at least {p.min_prints}.</p>")
     return _page(f"Similarity report: {len(result.students)} submissions", body)
 
 

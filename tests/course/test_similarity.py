@@ -216,6 +216,22 @@ def test_code_most_of_the_class_shares_is_not_evidence(release):
     assert all(p.shared == 0 for p in result.pairs if "x" not in (p.student_a, p.student_b))
 
 
+def test_a_copy_padded_with_own_code_keeps_the_copied_share(course, release):
+    """A copy with as much code again of its own: lower score, but is all of the original still found?"""
+    root, manifest, _ = course
+    group = manifest["copy_groups"][0]
+    author, copier = group["author"], next(m for m in group["members"] if m != group["author"])
+    a, b = (read_student(s, root / "subs" / "submitted" / s / "mlp" / "mlp.ipynb", release) for s in (author, copier))
+    padding = tuple(CellCode(f"added:pad{i}", f"added cell pad{i}", _helper_cell().replace("train_quickly", f"t{i}")
+                             .replace("0.05", str(i + 2))) for i in range(3))
+    padded = StudentCode(b.student, b.path, b.cells + padding)
+    plain = compare([a, b], release).pairs[0]
+    more = compare([a, padded], release).pairs[0]
+    assert more.score < plain.score
+    share = more.share_a if more.student_a == author else more.share_b
+    assert share >= 0.9, share
+
+
 def test_a_few_matching_lines_cannot_score_high(release):
     """Two students who each wrote only one identical line: is the score far below the threshold?"""
     one = "def f(X):\n    return torch.clamp(X * 3.5, min=0.25) + X.sum()\n"
