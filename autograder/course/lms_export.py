@@ -147,7 +147,7 @@ class ExportResult:
         lines = [f"canvas.csv: {self.canvas_rows} students, moodle.csv: {self.moodle_rows} students, out of "
                  f"{self.points_possible:g} points" + (" (written answers included)" if self.written else "")
                  + f" -> {self.out_dir}"]
-        lines += [f"  {p.student}: {p.problem} (exported: {p.exported}) {p.detail}" for p in self.problems]
+        lines += [f"  {p.student}: {p.problem} (exported: {p.exported}): {p.detail}" for p in self.problems]
         if self.problems:
             lines.append(f"{len(self.problems)} student(s) need a look: {self.out_dir / 'unmatched.csv'}")
         return "\n".join(lines)
@@ -305,8 +305,8 @@ def export_grades(grades_csv: str | os.PathLike[str], roster_csv: str | os.PathL
     moodle: list[list[str]] = []
     for g, r in sorted(pairs, key=lambda p: (p[0].student.lower(), p[0].student)):
         if g.status == _NOT_EXPORTED_STATUS:
-            problems.append(Problem(g.student, "not graded", "no", f"grade-all could not grade it ({g.reason}); "
-                                    "rerun grade-all, then export again"))
+            hint = "" if "rerun" in g.reason else "; rerun grade-all, then export again"
+            problems.append(Problem(g.student, "not graded", "no", f"grade-all could not grade it: {g.reason}{hint}"))
             continue
         total, note = g.total, None
         if written is not None:
