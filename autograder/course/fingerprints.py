@@ -40,7 +40,6 @@ class Token:
     end: tuple[int, int]
 
 
-
 def defined_names(code: str) -> set[str]:
     """Names the code imports or defines at the top level (what other cells can call it by)."""
     try:
