@@ -5,6 +5,8 @@
     autograder grade-all SUBMISSIONS_DIR [--out DIR] ...      course.batch.grade_all
     autograder merge-csv CSV... --out OUT.csv                 course.batch.merge_csvs
     autograder feedback REPORTS... [--out DIR]                course.feedback.write_feedback_pages
+    autograder similarity SUBMISSIONS_DIR [--out DIR]         course.similarity.run_similarity
+    autograder export-grades GRADES_CSV --roster R [...]      course.lms_export.export_grades
     autograder classroom-template DIR [...]                   course.classroom.write_template
     autograder demo [--out DIR]                               course.demo.run_demo (the README's main job)
 
@@ -97,10 +99,12 @@ def status(report: Path, question_id: str) -> None:
 @click.option("--timeout", type=float, default=None, help="Grader's time limit per submission (seconds).")
 @click.option("--force", is_flag=True, help="Grade again even what is graded and unchanged.")
 @click.option("--feedback", is_flag=True, help="Also write feedback pages to OUT/feedback/<student>/.")
+@click.option("--similarity", is_flag=True,
+              help="Also write the similarity report to OUT/similarity/ (release/ASSIGNMENT/ASSIGNMENT.ipynb here).")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 def grade_all(submissions_dir: Path, out_dir: Path, jobs: int | None, shard: str | None,
               nbgrader_grades: Path | None, assignment: str, device: str, timeout: float | None,
-              force: bool, feedback: bool, no_progress: bool) -> None:
+              force: bool, feedback: bool, similarity: bool, no_progress: bool) -> None:
     """Grade every submission in SUBMISSIONS_DIR (nbgrader's submitted/<student>/<assignment>/ or a folder
     of <student>.ipynb) into OUT/grades.csv and OUT/reports/<student>.json; a rerun skips what is unchanged."""
     from .course.batch import grade_all as run
@@ -109,7 +113,8 @@ def grade_all(submissions_dir: Path, out_dir: Path, jobs: int | None, shard: str
     try:
         result = run(submissions_dir, out_dir=out_dir, jobs=jobs, progress=not no_progress,
                      shard=parse_shard(shard) if shard else None, nbgrader_grades=nbgrader_grades,
-                     assignment=assignment, device=device, timeout=timeout, force=force, feedback=feedback)
+                     assignment=assignment, device=device, timeout=timeout, force=force, feedback=feedback,
+                     similarity=similarity)
     except LabError as err:
         raise click.ClickException(str(err)) from err
     click.echo(result.summary())
@@ -147,6 +152,57 @@ def feedback(reports: tuple[Path, ...], out: Path, reference: Path | None) -> No
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"wrote feedback for {len(pages)} report(s) to {out}")
+
+
+@main.command("similarity")
+@click.argument("submissions_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("similarity"),
+              show_default=True, help="Where similarity.csv, index.html and pairs/*.html go.")
+@click.option("--release", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The released notebook [default: release/ASSIGNMENT/ASSIGNMENT.ipynb here].")
+@click.option("--assignment", default="mlp", show_default=True, help="Assignment name (nbgrader folder).")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Score at or above which a pair is flagged and gets a page [default: the measured 0.72].")
+@click.option("--top", type=click.IntRange(min=0), default=5, show_default=True, help="Pairs to print.")
+def similarity(submissions_dir: Path, out_dir: Path, release: Path | None, assignment: str,
+               threshold: float | None, top: int) -> None:
+    """Rank pairs of students in SUBMISSIONS_DIR by how much of their code matches (for the instructor's
+    judgment; it changes no grade)."""
+    from .course.similarity import Params, run_similarity
+
+    params = Params() if threshold is None else Params(threshold=threshold)
+    try:
+        result = run_similarity(submissions_dir, out_dir=out_dir, release=release, assignment=assignment,
+                                params=params)
+    except LabError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(result.summary(top))
+
+
+@main.command("export-grades")
+@click.argument("grades_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="CSV: student (our id), github, name, canvas_id, sis_user_id, sis_login_id, section, "
+                   "email, username, idnumber.")
+@click.option("--nbgrader", "gradebook", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="nbgrader's gradebook.db: add the hand-graded written answers' points.")
+@click.option("--assignment", default="mlp", show_default=True, help="Assignment name in nbgrader's gradebook.")
+@click.option("--assignment-name", default=None, help="The grade column's name in the LMS [default: ASSIGNMENT].")
+@click.option("--canvas-assignment-id", default=None,
+              help="Canvas's id of the assignment, to update it (without: Canvas makes a new assignment).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("lms"),
+              show_default=True, help="Where canvas.csv, moodle.csv and unmatched.csv go.")
+def export_grades(grades_csv: Path, roster: Path, gradebook: Path | None, assignment: str,
+                  assignment_name: str | None, canvas_assignment_id: str | None, out_dir: Path) -> None:
+    """Write Canvas's and Moodle's grade import CSVs from GRADES_CSV (of grade-all) and a roster."""
+    from .course.lms_export import export_grades as run_export
+
+    try:
+        result = run_export(grades_csv, roster, out_dir=out_dir, gradebook=gradebook, assignment=assignment,
+                            assignment_name=assignment_name, canvas_assignment_id=canvas_assignment_id)
+    except LabError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(result.summary())
 
 
 @main.command("classroom-template")

@@ -49,6 +49,7 @@ from ..report import Report
 from .crosscheck import crosscheck, load_nbgrader_scores, write_crosscheck_csv
 from .feedback import load_reference_curves, write_feedback
 from .pool import Pool
+from .similarity import SimilarityResult, run_similarity
 from .submissions import DEFAULT_ASSIGNMENT, Submission, find_submissions, select_shard, sha256_file
 
 __all__ = [
@@ -108,6 +109,7 @@ class BatchResult:
     seconds: float
     discrepancies: list[Any] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    similarity: SimilarityResult | None = None
 
     @property
     def grades_csv(self) -> Path:
@@ -127,6 +129,8 @@ class BatchResult:
             text += (f"\nnbgrader disagrees with the grader for {len(students)} student(s): "
                      f"{', '.join(students)} (see {self.out_dir / 'crosscheck.csv'})")
         text += "".join(f"\nwarning: {w}" for w in self.warnings)
+        if self.similarity is not None:
+            text += "\n" + self.similarity.summary()
         return text
 
 
@@ -275,6 +279,7 @@ def grade_all(
     force: bool = False,
     feedback: bool = False,
     reference_curves: str | os.PathLike[str] | None = None,
+    similarity: bool = False,
 ) -> BatchResult:
     """Grade every submission under `submissions_dir` into `out_dir`; see the module docstring.
 
@@ -289,6 +294,8 @@ def grade_all(
         hard_timeout: the watchdog's limit per grading (default: 2 x timeout + 120 s, or 30 min).
         force: grade again even students whose report is up to date.
         feedback: also write each student's feedback pages under `out_dir/feedback/`.
+        similarity: also write the similarity report under `out_dir/similarity/` (after grading, and
+            apart from it: the report changes no grade); the release is `release/<assignment>/` here.
 
     Never raises for a bad submission; raises `BatchError` for a bad batch (missing directory,
     duplicate student, bad shard, unreadable gradebook).
@@ -380,6 +387,8 @@ def grade_all(
         curves = load_reference_curves(reference_curves)
         for student, report in sorted(reports.items()):
             write_feedback(report, out / "feedback" / student, student=student, reference_curves=curves)
+    if similarity:
+        result.similarity = run_similarity(submissions_dir, out_dir=out / "similarity", assignment=assignment)
     return result
 
 
