@@ -1,0 +1,1 @@
+"""The MLP lab's student kit: what the released notebook imports (data, checks) and its static readers."""
