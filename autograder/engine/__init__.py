@@ -1,0 +1,1 @@
+"""The grading engine: the parent-process side of `autograder grade`."""
