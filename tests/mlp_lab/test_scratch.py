@@ -382,6 +382,14 @@ def test_honest_code_has_no_findings(cells: tuple[str, ...]) -> None:
     assert _scan(*cells) == []
 
 
+def test_honest_corpus_has_no_findings() -> None:
+    """Is every file of the gate's honest corpus also from scratch?"""
+    corpus = sorted((ROOT / "tests" / "fixtures" / "corpus" / "honest").glob("*"))
+    assert corpus, "the honest corpus is missing"
+    for path in corpus:
+        assert _scan(path.read_text(encoding="utf-8")) == [], path.name
+
+
 # --- the reading never breaks --------------------------------------------------------------
 
 @pytest.mark.parametrize("source", [
