@@ -344,6 +344,15 @@ def _root(path: str) -> str:
     return path.split(".")[0]
 
 
+def _alias(node: ast.AST, parent: ast.AST | None, scope: _Scope) -> bool:
+    """`F = torch.nn.functional`: a module bound to a plain name the gate tracks (not in a class body,
+    where it would become an attribute, and not onto an attribute or a subscript)."""
+    if not (isinstance(parent, ast.Assign | ast.AnnAssign) and parent.value is node) or scope.kind == "class":
+        return False
+    targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+    return all(isinstance(t, ast.Name) for t in targets)
+
+
 def _depth(tree: ast.AST) -> int:
     deepest, stack = 0, [(tree, 1)]
     while stack:
@@ -398,6 +407,16 @@ def _bound_names(node: ast.AST) -> Iterable[str]:
         stack.extend(ast.iter_child_nodes(n))
 
 
+def _own(node: ast.AST) -> Iterable[ast.AST]:
+    """The nodes of a function's own body (not of functions and classes nested in it)."""
+    stack = list(ast.iter_child_nodes(node))
+    while stack:
+        n = stack.pop()
+        yield n
+        if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            stack.extend(ast.iter_child_nodes(n))
+
+
 def _declared_globals(node: ast.AST) -> set[str]:
     out: set[str] = set()
     stack = list(ast.iter_child_nodes(node))
@@ -422,6 +441,7 @@ class _Gate:
         self.tainted: set[str] = set()               # names that may hold a library class or type(...)
         self.tainted_attrs: set[str] = set()         # attribute names that may hold one
         self.rebound: set[str] = set()               # names bound by anything but an import
+        self.returns_origin: set[str] = set()        # notebook functions that may return a library class
         self.cell = 0
 
     # -- findings ---------------------------------------------------------------------------
@@ -550,7 +570,8 @@ class _Gate:
             if isinstance(n, ast.Name | ast.Attribute) and self.paths(n):
                 return True
             if isinstance(n, ast.Call):
-                if isinstance(n.func, ast.Name) and n.func.id in ("type", "super"):
+                if isinstance(n.func, ast.Name) and (n.func.id in ("type", "super") or n.func.id in self.tainted
+                                                     or n.func.id in self.returns_origin):
                     return True
                 if self._passes_arguments_through(n.func):  # list([cls]), copy.copy(cls), helper(cls)
                     stack.extend([*n.args, *[k.value for k in n.keywords]])
@@ -562,7 +583,10 @@ class _Gate:
                     return True
                 stack.append(n.value)
                 continue
-            if isinstance(n, ast.Lambda | ast.FunctionDef):
+            if isinstance(n, ast.Lambda):
+                stack.append(n.body)  # `get = lambda: torch.Tensor`: calling get gives the class
+                continue
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
             stack.extend(ast.iter_child_nodes(n))
         return False
@@ -585,7 +609,12 @@ class _Gate:
                                                    ast.For | ast.AsyncFor | ast.comprehension | ast.withitem)
                     or (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in defs)]
         for _ in range(4):
-            before = (len(self.tainted), len(self.tainted_attrs))
+            before = (len(self.tainted), len(self.tainted_attrs), len(self.returns_origin))
+            for name, fns in defs.items():
+                for fn in fns:
+                    if any(isinstance(r, ast.Return | ast.Yield | ast.YieldFrom) and r.value is not None
+                           and self._bare_origin(r.value) for r in _own(fn)):
+                        self.returns_origin.add(name)
             for node in relevant:
                 if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.NamedExpr) and node.value:
                     if self._bare_origin(node.value):
@@ -606,7 +635,7 @@ class _Gate:
                         for kw in node.keywords:
                             if self._bare_origin(kw.value):
                                 self.tainted.update([kw.arg] if kw.arg else params)
-            if (len(self.tainted), len(self.tainted_attrs)) == before:
+            if (len(self.tainted), len(self.tainted_attrs), len(self.returns_origin)) == before:
                 break
 
     def _taint_targets(self, targets: Iterable[ast.AST]) -> None:
@@ -665,7 +694,7 @@ class _Gate:
         elif isinstance(node, ast.Name):
             self._name(node, scope, parent)
         elif isinstance(node, ast.Attribute):
-            self._attribute(node, parent)
+            self._attribute(node, parent, scope)
         elif isinstance(node, ast.Call):
             self._call(node, scope, parent)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in _TORCH_HOOK_METHODS:
@@ -812,7 +841,7 @@ class _Gate:
         if not paths:
             return
         attr_base = (isinstance(parent, ast.Attribute) and parent.value is node) or self._literal_attr_base(node, parent)
-        alias = isinstance(parent, ast.Assign | ast.AnnAssign) and parent.value is node
+        alias = _alias(node, parent, scope)
         if not attr_base and not alias and any(p in self.modules or p in _ALLOWED_MODULES for p in paths):
             self.report(node, "interpreter", "passes a module around as a plain value, which the gate cannot "
                                              f"follow; write `{name}.<name>` where it is used")
@@ -820,7 +849,7 @@ class _Gate:
             self.report(node, "file-descriptor", "uses `os.write` as a value; call os.write(1, ...) or "
                                                  "os.write(2, ...) directly")
 
-    def _attribute(self, node: ast.Attribute, parent: ast.AST | None) -> None:
+    def _attribute(self, node: ast.Attribute, parent: ast.AST | None, scope: _Scope) -> None:
         attr = node.attr
         bases = self.paths(node.value)
         if bases:
@@ -830,7 +859,7 @@ class _Gate:
             full = self.paths(node)
             attr_base = (isinstance(parent, ast.Attribute) and parent.value is node) or self._literal_attr_base(
                 node, parent)
-            alias = isinstance(parent, ast.Assign | ast.AnnAssign) and parent.value is node
+            alias = _alias(node, parent, scope)
             callee = isinstance(parent, ast.Call) and parent.func is node
             modules = {p for p in full if p in _ALLOWED_MODULES or p in self.modules}
             if modules and not (attr_base or alias):
