@@ -37,6 +37,15 @@ activations or layers (`torch.exp`, `torch.where`, `torch.clamp`, `torch.maximum
 `nn.Parameter`, `nn.Module`, `nn.init`, `torch.autograd`, `math`, `numpy` (same rules), d2l's
 `Classifier`/`Module`/`add_to_class` and its tensor aliases, `functools.partial`, builtins such as
 `len`/`range`/`print`, and code outside the graded names may use anything.
+
+Limits (the sandboxed run's recorder, `probes.FORBIDDEN_RUNTIME`, stays the second look):
+
+* library base classes (nn.Module, d2l.Classifier) are trusted, not read;
+* a container or object built at module level may be changed by method calls the reading does not
+  track (`acts.append(f)`, `m.add_module(...)`), so calling anything fetched from one is reported;
+* attribute stores to an object the reading cannot identify count only for names that graded or
+  library code calls (forward, loss, dunders, ...), and a value passed to a notebook function by a
+  call the reading cannot resolve is taken as data unless it is stored where graded code reads it.
 """
 
 from __future__ import annotations
@@ -1346,8 +1355,8 @@ class _Scan:
             self.ev(target.slice, ctx)
 
     def _assign_stmt(self, targets: Sequence[ast.AST], value: ast.AST, ctx: _Ctx, stmt: ast.AST) -> None:
-        if (len(targets) == 1 and isinstance(targets[0], ast.Tuple | ast.List) and isinstance(value, ast.Tuple | ast.List)
-                and len(targets[0].elts) == len(value.elts)
+        if (len(targets) == 1 and isinstance(targets[0], ast.Tuple | ast.List)
+                and isinstance(value, ast.Tuple | ast.List) and len(targets[0].elts) == len(value.elts)
                 and not any(isinstance(e, ast.Starred) for e in (*targets[0].elts, *value.elts))):
             for t, v in zip(targets[0].elts, value.elts, strict=True):  # a, b = x, y: element-wise
                 self._bind_target(t, self.ev(v, ctx), ctx, ast.Assign(targets=[t], value=v))
@@ -1392,8 +1401,9 @@ class _Scan:
         if isinstance(stmt, ast.For | ast.AsyncFor):
             iterable = stmt.iter
             atoms = self.ev(iterable, ctx)
-            if isinstance(iterable, ast.Tuple | ast.List) and not any(isinstance(e, ast.Starred) for e in iterable.elts):
-                items = frozenset().union(*(self.ev(e, ctx) for e in iterable.elts)) or frozenset({FRESH})
+            elts = iterable.elts if isinstance(iterable, ast.Tuple | ast.List) else None
+            if elts is not None and not any(isinstance(e, ast.Starred) for e in elts):  # for f in (g, h): each one
+                items = frozenset().union(*(self.ev(e, ctx) for e in elts)) or frozenset({FRESH})
             else:
                 items = self._items(atoms)
             self._bind_target(stmt.target, items, ctx, stmt)

@@ -84,6 +84,19 @@ Refused, and why each family is an escape:
 A plain SyntaxError is not a finding: the child reports it as the cell's error, as Python would.
 The tables of module-valued attributes below are those of the pinned packages; a test re-derives
 them from the installed packages (tests/engine/test_gate.py), so an upgrade cannot open a side door.
+
+What a static gate cannot see, and the run time must still hold (the child's sandbox and probes):
+
+* library code that starts threads or processes by itself (torch's intra-op threads, the workers
+  of a DataLoader inside d2l.FashionMNIST / d2l.Trainer);
+* library functions that open files or import modules from data they are given (a "module://"
+  backend in plt.rcParams["backend"], a dataset root): landlock and `python -I` (no cwd on sys.path);
+* a library class reached through a value the gate does not track (what a method returns) and then
+  patched: the probes must keep calling the originals they captured at import (probes.py does);
+* private attributes of objects that library calls return (`x._version`): only chains rooted in an
+  import are judged;
+* the text of computed strings: `("{0.__cl" + "ass__}").format(x)` only reads values as text;
+* stdout: os.write(1, ...) and print() reach it, so the parent must never read status from it.
 """
 
 from __future__ import annotations
@@ -137,8 +150,8 @@ _IMPORTABLE = _words("""
     torch torch.nn torch.nn.functional torch.nn.init torch.optim torch.optim.lr_scheduler torch.utils
     torch.utils.data torch.linalg torch.autograd torch.special torch.distributions torch.fft torch.cuda
     torch.backends torch.backends.cudnn torch.random torch.version torchvision torchvision.transforms d2l
-    d2l.torch numpy numpy.random numpy.linalg numpy.fft numpy.version math cmath matplotlib matplotlib.pyplot matplotlib.cm matplotlib.colors
-    matplotlib.ticker matplotlib.style typing collections collections.abc dataclasses functools itertools
+    d2l.torch numpy numpy.random numpy.linalg numpy.fft numpy.version math cmath matplotlib
+    matplotlib.pyplot matplotlib.cm matplotlib.colors matplotlib.ticker matplotlib.style typing collections collections.abc dataclasses functools itertools
     random time warnings copy enum abc numbers statistics string textwrap json operator re datetime fractions
     decimal heapq bisect pprint contextlib sys os os.path io __future__
 """)
@@ -148,63 +161,91 @@ ALLOWED_IMPORTS = _IMPORTABLE
 # Python 3.11; re-derived from the installed packages by the tests.  An attribute listed here is a module,
 # allowed only when the module it names is allowed too.
 _MODULE_ATTRS: dict[str, frozenset[str]] = {
-    "torch": _words("""accelerator amp ao autograd backends builtins classes compiler contrib cpp cpu ctypes cuda
+    "torch": _words("""
+        accelerator amp ao autograd backends builtins classes compiler contrib cpp cpu ctypes cuda
         distributed distributions export fft func functional functools futures fx glob hub importlib inspect
         jit library linalg masked math monitor mps mtia multiprocessing nativert nested nn numa onnx ops
         optim os overrides package platform profiler quantization quasirandom random return_types
         serialization signal sparse special storage sys testing textwrap threading torch torch_version types
-        typing typing_extensions utils version warnings windows xpu"""),
-    "torch.nn": _words("""attention backends common_types cpp functional grad init intrinsic modules parallel parameter qat
-        quantizable quantized utils"""),
+        typing typing_extensions utils version warnings windows xpu
+    """),
+    "torch.nn": _words("""
+        attention backends common_types cpp functional grad init intrinsic modules parallel parameter qat
+        quantizable quantized utils
+    """),
     "torch.nn.functional": _words("dataclasses grad importlib math np torch warnings"),
     "torch.nn.init": _words("math torch warnings"),
-    "torch.optim": _words("""adadelta adagrad adam adamax adamw asgd lbfgs lr_scheduler nadam optimizer radam rmsprop rprop sgd
-        sparse_adam swa_utils"""),
+    "torch.optim": _words("""
+        adadelta adagrad adam adamax adamw asgd lbfgs lr_scheduler nadam optimizer radam rmsprop rprop sgd
+        sparse_adam swa_utils
+    """),
     "torch.optim.lr_scheduler": _words("math types warnings"),
-    "torch.utils": _words("""backcompat backend_registration benchmark bundled_inputs checkpoint collect_env copyreg
+    "torch.utils": _words("""
+        backcompat backend_registration benchmark bundled_inputs checkpoint collect_env copyreg
         cpp_backtrace cpp_extension data debug_log deterministic dlpack file_baton flop_counter hipify hooks
         jit mkldnn mobile_optimizer model_dump model_zoo module_tracker serialization show_pickle
-        tensorboard throughput_benchmark torch viz weak weakref"""),
-    "torch.utils.data": _words("""backward_compatibility dataloader datapipes dataset distributed graph graph_settings sampler"""),
+        tensorboard throughput_benchmark torch viz weak weakref
+    """),
+    "torch.utils.data": _words("""
+        backward_compatibility dataloader datapipes dataset distributed graph graph_settings sampler
+    """),
     "torch.linalg": frozenset(),
-    "torch.autograd": _words("""anomaly_mode forward_ad function functional grad_mode gradcheck graph profiler profiler_legacy
-        profiler_util torch variable warnings"""),
+    "torch.autograd": _words("""
+        anomaly_mode forward_ad function functional grad_mode gradcheck graph profiler profiler_legacy
+        profiler_util torch variable warnings
+    """),
     "torch.special": _words("torch"),
-    "torch.distributions": _words("""bernoulli beta binomial categorical cauchy chi2 constraint_registry constraints continuous_bernoulli
+    "torch.distributions": _words("""
+        bernoulli beta binomial categorical cauchy chi2 constraint_registry constraints continuous_bernoulli
         dirichlet distribution exp_family exponential fishersnedecor gamma generalized_pareto geometric
         gumbel half_cauchy half_normal independent inverse_gamma kl kumaraswamy laplace lkj_cholesky
         log_normal logistic_normal lowrank_multivariate_normal mixture_same_family multinomial
         multivariate_normal negative_binomial normal one_hot_categorical pareto poisson relaxed_bernoulli
         relaxed_categorical studentT transformed_distribution transforms uniform utils von_mises weibull
-        wishart"""),
+        wishart
+    """),
     "torch.fft": _words("torch"),
-    "torch.cuda": _words("""amp comm gds glob graph_annotations graphs green_contexts importlib jiterator memory nccl nvtx os
-        platform profiler random sparse streams threading torch traceback tunable warnings"""),
-    "torch.backends": _words("""cpu cuda cudnn cusparselt kleidiai m mha miopen mkl mkldnn mps nnpack openmp opt_einsum
-        python_native quantized xeon xnnpack"""),
+    "torch.cuda": _words("""
+        amp comm gds glob graph_annotations graphs green_contexts importlib jiterator memory nccl nvtx os
+        platform profiler random sparse streams threading torch traceback tunable warnings
+    """),
+    "torch.backends": _words("""
+        cpu cuda cudnn cusparselt kleidiai m mha miopen mkl mkldnn mps nnpack openmp opt_einsum
+        python_native quantized xeon xnnpack
+    """),
     "torch.backends.cudnn": _words("m rnn"),
     "torch.random": _words("contextlib torch warnings"),
     "torch.version": frozenset(),
-    "torchvision": _words("datasets extension image_stable io models ops torch transforms tv_tensors utils version"),
+    "torchvision": _words("""
+        datasets extension image_stable io models ops torch transforms tv_tensors utils version
+    """),
     "torchvision.transforms": _words("autoaugment functional transforms v2"),
-    "numpy": _words("""array_api char compat conftest core ctypeslib distutils doc dual emath f2py fft lib linalg ma math
-        matlib matrixlib os polynomial random rec setup sys testing tests typing version warnings"""),
+    "numpy": _words("""
+        array_api char compat conftest core ctypeslib distutils doc dual emath f2py fft lib linalg ma math
+        matlib matrixlib os polynomial random rec setup sys testing tests typing version warnings
+    """),
     "numpy.random": _words("bit_generator mtrand setup tests"),
     "numpy.linalg": _words("lapack_lite linalg setup tests"),
     "numpy.fft": _words("helper setup tests"),
     "numpy.version": frozenset(),
     "math": frozenset(),
     "cmath": frozenset(),
-    "matplotlib": _words("""afm animation artist atexit axes axis backend_bases backend_managers backend_tools backends bezier
+    "matplotlib": _words("""
+        afm animation artist atexit axes axis backend_bases backend_managers backend_tools backends bezier
         category cbook cm collections colorbar colors container contextlib contour dates docstring dviread
         figure font_manager fontconfig_pattern ft2font functools gridspec hatch image importlib inspect
         layout_engine legend legend_handler lines locale logging markers mathtext mlab numpy offsetbox os
         patches path patheffects pprint projections pylab pyplot quiver rcsetup re sankey scale shutil
         sphinxext spines stackplot streamplot style subprocess sys table tempfile testing tests texmanager
-        text textpath ticker tight_bbox tight_layout transforms tri type1font units warnings widgets"""),
-    "matplotlib.pyplot": _words("""cbook cm functools importlib inspect logging matplotlib mlab np rcsetup re style sys threading time"""),
+        text textpath ticker tight_bbox tight_layout transforms tri type1font units warnings widgets
+    """),
+    "matplotlib.pyplot": _words("""
+        cbook cm functools importlib inspect logging matplotlib mlab np rcsetup re style sys threading time
+    """),
     "matplotlib.cm": _words("cbook colors functools ma mpl np scale"),
-    "matplotlib.colors": _words("Image base64 cbook functools importlib inspect io itertools mpl np re scale"),
+    "matplotlib.colors": _words("""
+        Image base64 cbook functools importlib inspect io itertools mpl np re scale
+    """),
     "matplotlib.ticker": _words("cbook itertools locale logging math mpl mtransforms np"),
     "matplotlib.style": _words("core"),
     "typing": _words("collections contextlib functools operator stdlib_re sys types warnings"),
@@ -453,7 +494,8 @@ class _Gate:
         if key in self.seen:
             return
         self.seen.add(key)
-        self.findings.append(Finding(self.cell, line, shown, kind, f"cell {self.cell}, line {line}: `{shown}` {what}"))
+        message = f"cell {self.cell}, line {line}: `{shown}` {what}"
+        self.findings.append(Finding(self.cell, line, shown, kind, message))
 
     # -- reading cells ----------------------------------------------------------------------
 
@@ -780,7 +822,9 @@ class _Gate:
         is_module = base in _ALLOWED_MODULES or base in self.modules
         torch = _root(base) == "torch"
         if _is_dunder(attr):
-            return None if attr in _ALLOWED_DUNDERS else ("dunder", f"reads the special attribute `{attr}` of `{base}`")
+            if attr in _ALLOWED_DUNDERS:
+                return None
+            return "dunder", f"reads the special attribute `{attr}` of `{base}`"
         if _is_private(attr):
             if torch:
                 return "torch-internals", f"reaches the private `{base}.{attr}` (PyTorch's internals)"
@@ -794,7 +838,8 @@ class _Gate:
         only = _ONLY.get(base)
         if only is not None and attr not in only:
             if base == "d2l" and attr in _D2L_MODULE_ATTRS:
-                return "import", f"reaches the module `{attr}` through `d2l`, which is not on the lab's import allowlist"
+                return "import", (f"reaches the module `{attr}` through `d2l`, which is not on the lab's import "
+                                  "allowlist")
             kind: Kind = {"sys": "interpreter", "os": "file-descriptor", "io": "file-descriptor"}.get(base, "import")
             why = {"sys": _SYS_WHY.get(attr, "reaches into the interpreter (sys allows only stdout, stderr, "
                                              "version, ...)"),
@@ -840,7 +885,8 @@ class _Gate:
         paths = self.paths(node)
         if not paths:
             return
-        attr_base = (isinstance(parent, ast.Attribute) and parent.value is node) or self._literal_attr_base(node, parent)
+        attr_base = ((isinstance(parent, ast.Attribute) and parent.value is node)
+                     or self._literal_attr_base(node, parent))
         alias = _alias(node, parent, scope)
         if not attr_base and not alias and any(p in self.modules or p in _ALLOWED_MODULES for p in paths):
             self.report(node, "interpreter", "passes a module around as a plain value, which the gate cannot "
