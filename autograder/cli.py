@@ -50,7 +50,8 @@ def grade(submission: Path, json_out: Path | None, device: str, timeout: float |
           seed: int | None, quiet: bool) -> None:
     """Grade one submitted notebook and print a table of questions, points and messages.
 
-    Exit status 0 whenever a report was produced, whatever the score.
+    Exit status 0 whenever a report was produced, whatever the score or the notebook; non-zero only
+    when the report file cannot be written.
     """
     from .engine import grade_notebook
 
@@ -61,10 +62,15 @@ def grade(submission: Path, json_out: Path | None, device: str, timeout: float |
     try:
         report = grade_notebook(submission, device=device, timeout=timeout, threads=threads, seed=seed,
                                 progress=progress)
-    except LabError as err:
-        raise click.ClickException(f"no report for {submission}: {err}") from err
+    except Exception as err:  # a grader bug: still a report, every question says so
+        report = Report.all_failed(str(submission), device, 0.0, "error",
+                                   f"The grader itself failed on this notebook ({type(err).__name__}: {err}); "
+                                   "this is not your mistake: tell your instructor.")
     if json_out is not None:
-        report.write_json(json_out)
+        try:
+            report.write_json(json_out)
+        except OSError as err:
+            raise click.ClickException(f"cannot write the report to {json_out}: {err.strerror or err}") from err
     click.echo(report.table())
 
 

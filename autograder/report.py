@@ -4,7 +4,7 @@ JSON (written by `autograder grade --json` and by `grade-all`, one file per subm
 
     {"submission": str, "score": float, "max_score": float, "device": str, "seconds": float,
      "questions": [{"id": str, "score": float, "max_score": float,
-                    "status": "passed" | "failed" | "error" | "timeout", "message": str}],
+                    "status": "passed" | "failed" | "error" | "timeout" | "review", "message": str}],
      "artifacts": {...}}            # optional: curves and activation samples for feedback pages
 
 Every question id of `questions.QUESTION_IDS` is present in every report, whatever happened.
@@ -26,8 +26,10 @@ from .files import write_json_atomic
 
 __all__ = ["STATUSES", "QuestionResult", "Report", "Status", "render_table"]
 
-Status = Literal["passed", "failed", "error", "timeout"]
-STATUSES: tuple[Status, ...] = ("passed", "failed", "error", "timeout")
+# review: the grader's integrity gate refused code that reaches into the grader or the interpreter; an
+# instructor should look (the message names the cell, the line and the construct).
+Status = Literal["passed", "failed", "error", "timeout", "review"]
+STATUSES: tuple[Status, ...] = ("passed", "failed", "error", "timeout", "review")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from . import checks, inputs, model_checks
 from .checks import CheckResult
 
 __all__ = [
+    "GRADED_FROM_SCRATCH",
     "MAX_SCORE",
     "QUESTIONS",
     "QUESTION_IDS",
@@ -374,6 +375,8 @@ QUESTIONS: tuple[Question, ...] = (
 )
 
 QUESTION_IDS: tuple[str, ...] = tuple(q.id for q in QUESTIONS)
+#: The student's names that must be written from scratch (no torch.nn layers, no built-in activations).
+GRADED_FROM_SCRATCH: tuple[str, ...] = ("relu", "sigmoid", "tanh", "MLPScratch")
 MAX_SCORE: float = float(sum(q.points for q in QUESTIONS))
 _UNITS = {u.id: u for u in UNITS}
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from .checks import CheckResult
 from .errors import CheckFailed
-from .questions import Evidence, Question, Unit, UnitMissing, question, unit
+from .questions import GRADED_FROM_SCRATCH, Evidence, Question, Unit, UnitMissing, question, unit
 from .scratch import Cell, scan_from_scratch
 
 __all__ = ["check", "evaluate"]
@@ -60,8 +60,21 @@ def _visible(u: Unit) -> dict[str, Any]:
 
 
 def _kernel_cells(ns: Mapping[str, Any]) -> list[Cell]:
-    """The cells this kernel ran (IPython keeps their sources in `In`)."""
-    history = ns.get("In")
+    """The cells this kernel ran, as the student typed them.
+
+    IPython's `In` holds each cell after its magics were rewritten into `get_ipython()` calls; the
+    history manager keeps the raw text, which is what the grader reads too.  Outside IPython (a test
+    that builds a namespace by hand), `In` is the list of sources.
+    """
+    history: Any = None
+    shell = ns.get("get_ipython")
+    if callable(shell):
+        try:
+            history = shell().history_manager.input_hist_raw
+        except Exception:
+            history = None
+    if not isinstance(history, list):
+        history = ns.get("In")
     if isinstance(history, list):
         return [Cell(f"In [{i}]", src) for i, src in enumerate(history) if isinstance(src, str)]
     return []
@@ -108,7 +121,7 @@ def evaluate(qid: str, namespace: Mapping[str, Any], inputs_for: InputsFor = _vi
                 errors[u.id] = str(err)
             except Exception as err:
                 errors[u.id] = f"{type(err).__name__}: {err}"
-        findings = scan_from_scratch(_kernel_cells(namespace)) if q.reads_source else []
+        findings = scan_from_scratch(_kernel_cells(namespace), GRADED_FROM_SCRATCH) if q.reads_source else []
         ev = Evidence(drawn, values, errors, test_labels=labels, findings=findings)
         try:
             return judge(ev)

@@ -17,8 +17,10 @@ What lands in `out_dir`:
 * `grades.csv` -- one row per student: `student, submission, <question ids...>, total, max_score,
   status, reason`, rebuilt from the reports at the end of every run (also after Ctrl-C).
   `status` is `graded` (every question reached a verdict), `partial` (some questions errored or
-  timed out: `reason` names them), `ungraded` (none did: corrupt notebook, crash at import, ...)
-  or `grader-error` (the grader raised or hung: `reason` says which; rerun to retry).
+  timed out: `reason` names them), `ungraded` (none did: corrupt notebook, crash at import, ...),
+  `review` (the integrity gate refused code that reaches into the grader: `reason` names the cell,
+  line and construct for the instructor to look at) or `grader-error` (the grader raised or hung:
+  `reason` says which; rerun to retry).
 * `crosscheck.csv` when nbgrader's gradebook (or exported CSV) is given: see `crosscheck`.
 * `feedback/<student>/` when `feedback=True`: see `feedback`.
 
@@ -66,7 +68,7 @@ __all__ = [
 
 GRADES_HEADER: tuple[str, ...] = ("student", "submission", *QUESTION_IDS, "total", "max_score",
                                   "status", "reason")
-ROW_STATUSES = ("graded", "partial", "ungraded", "grader-error")
+ROW_STATUSES = ("graded", "partial", "ungraded", "review", "grader-error")
 # A grading that runs this much longer than the grader's own total timeout is declared hung.
 WATCHDOG_FACTOR = 2.0
 WATCHDOG_SLACK_S = 120.0
@@ -147,8 +149,11 @@ def row_from_report(student: str, report: Report) -> Row:
     batch = report.artifacts.get("batch") or {}
     scores = {q.id: q.score for q in report.questions}
     broken = [q for q in report.questions if q.status in ("error", "timeout")]
+    review = [q for q in report.questions if q.status == "review"]
     if batch.get("grader_error"):
         status, reason = "grader-error", _one_line(report.questions[0].message)
+    elif review:
+        status, reason = "review", _one_line(review[0].message)
     elif len(broken) == len(report.questions):
         messages = {q.message for q in broken}
         status = "ungraded"

@@ -224,5 +224,5 @@ def solution_code(source: Path | None = None) -> str:
 def solution_namespace(source: Path | None = None) -> Mapping[str, Any]:
     """The reference solution's names (relu, ..., MLPScratch, MLP), defined by running `solution_code`."""
     namespace: dict[str, Any] = {"__name__": "reference_solution"}
-    exec(compile(python_source(solution_code(source)), "<reference solution>", "exec"), namespace)
+    exec(compile(python_source(solution_code(source)) or "", "<reference solution>", "exec"), namespace)
     return namespace

@@ -66,7 +66,7 @@ ACTIVATIONS: tuple[tuple[str, str, str, str], ...] = (
 # reach |x| = 100 to test overflow, where every curve is flat and nothing can be seen).
 PLOT_WINDOW = 8.0
 MIN_POINTS_IN_WINDOW = 20
-STATUS_MARK = {"passed": "✅", "failed": "❌", "error": "⚠️", "timeout": "⏱️"}
+STATUS_MARK = {"passed": "✅", "failed": "❌", "error": "⚠️", "timeout": "⏱️", "review": "🔎"}
 
 
 @dataclass(frozen=True)

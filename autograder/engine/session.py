@@ -56,12 +56,14 @@ class Session:
     """
 
     def __init__(self, run_dir: Path, plan: Plan, unit_inputs: Mapping[str, Mapping[str, Any]], limits: Limits,
-                 deadline: float, progress: Callable[[str], None] | None, zygote: Zygote) -> None:
+                 deadline: float, progress: Callable[[str], None] | None, zygotes: Callable[[], Zygote]) -> None:
         self.run_dir, self.plan, self.limits, self.deadline = run_dir, plan, limits, deadline
-        self.unit_inputs, self.progress, self.zygote = unit_inputs, progress, zygote
+        self.unit_inputs, self.progress, self.zygotes = unit_inputs, progress, zygotes
+        self.zygote = zygotes()
         self.outcomes: dict[Step, StepOutcome] = {}
         self.results: dict[Step, Any] = {}
         self.sandbox: dict[str, str] = {}
+        self.peak_rss = 0  # bytes, the largest resident memory a child of this session was seen with
         self.steps = plan.steps()
 
     def budget(self, step: Step) -> float:
@@ -98,6 +100,8 @@ class Session:
         rep_r, rep_w = os.pipe()
         with open(self.run_dir / "child.out", "ab") as out, open(self.run_dir / "child.err", "ab") as err:
             try:
+                if not self.zygote.alive():  # it died (a kernel without seccomp lets a child signal it)
+                    self.zygote = self.zygotes()
                 pid = self.zygote.fork(cmd_r, rep_w, out.fileno(), err.fileno())
             finally:
                 os.close(cmd_r)
@@ -184,20 +188,24 @@ class Session:
             raise _Stop(over)
 
     def _charge(self, step: Step, replaying: bool, outcome: StepOutcome) -> None:
-        """Give `outcome` to the step the child failed on, so that every failed child moves grading on."""
-        if replaying or step.kind == "done":
-            # The child died while replaying a cell that ran before, or after its last step (a thread of
-            # the student's, say): blame the next step that has no outcome yet.
-            step = next((s for s in self.steps if s not in self.outcomes), Step("done"))
-            if step.kind == "done":
-                return
+        """Give `outcome` to the step the child failed on, so that every failed child moves grading on.
+
+        A cell that ran before and now fails while a fresh child replays it (it flooded memory, say,
+        and was noticed only later) takes the blame itself and is not replayed again: the steps after
+        it, the units above all, never pay for it.
+        """
+        if step.kind == "done":
+            return
         if step == _STARTUP:
             for s in self.steps:  # no step of this child ran: they all share the fate
                 if s not in self.outcomes:
                     self.outcomes[s] = StepOutcome(outcome.status, f"the grader's process could not start: "
                                                    f"{outcome.message}")
             return
+        if replaying:
+            outcome = StepOutcome(outcome.status, f"{outcome.message} (when it ran again for a fresh process)")
         self.outcomes[step] = outcome
+        self.results.pop(step, None)
 
     def _ended(self, pid: int, err: Exception) -> str:
         status = self._kill(pid)
@@ -212,7 +220,9 @@ class Session:
             with open(f"/proc/{pid}/status", encoding="ascii") as fh:
                 for line in fh:
                     if line.startswith("VmRSS:"):
-                        if int(line.split()[1]) * 1024 > self.limits.memory:
+                        rss = int(line.split()[1]) * 1024
+                        self.peak_rss = max(self.peak_rss, rss)
+                        if rss > self.limits.memory:
                             return StepOutcome("memory", f"it used more than {self.limits.memory / GiB:.1f} GiB "
                                                "of memory")
                         break

@@ -1,8 +1,10 @@
 """The hardened grader against honest and hostile submissions.
 
-Each hostile notebook mixes attacks with correct answers: the grader must survive every attack,
-keep the points of the questions the attacks do not touch, and say what happened.  Gradings here
-use `only=` so that no model is trained unless a test is about training.
+Each hostile notebook mixes attacks with correct answers.  The integrity gate refuses all of them
+before any child starts (`test_the_gate_refuses_the_attacks_before_any_child_runs`); the other tests
+turn the gate off (`integrity_gate=False`) to show the layer behind it: the sandboxed child must
+survive every attack, keep the points of the questions the attacks do not touch, and say what
+happened.  Gradings here use `only=` so that no model is trained unless a test is about training.
 """
 
 from __future__ import annotations
@@ -91,11 +93,27 @@ def test_hostile_cells_are_contained_and_cost_nothing_else(make_notebook, refere
         "raise KeyboardInterrupt",
         report_attacks,
     ]
-    report = grade_notebook(make_notebook(cells), only=FAST, seed=2)
+    report = grade_notebook(make_notebook(cells), only=FAST, seed=2, integrity_gate=False)
     status, message = _status(report, "relu_values")
     assert status == "passed", message
     assert report.result("sigmoid_tanh").status == "passed"
     assert report.artifacts["sandbox"]["files"].startswith("landlock")
+
+
+@pytest.mark.parametrize(("attack", "kind"), [
+    (ATTACKS, "import"),
+    ("import os\nos._exit(3)", "interpreter"),
+    ("import os\nfor i in range(100):\n    with open(f'junk{i}', 'wb') as f:\n        f.write(os.urandom(1 << 20))",
+     "file-descriptor"),
+    ("import os, threading, time\nthreading.Thread(target=lambda: (time.sleep(0.05), os._exit(9))).start()", "import"),
+    ("import numpy\nnumpy.isclose = lambda *a, **k: True", "monkeypatch"),
+    ("import torch\ntorch.Tensor.detach = lambda self: torch.ones(1)", "monkeypatch"),
+])
+def test_the_gate_refuses_the_attacks_before_any_child_runs(make_notebook, reference_source, attack, kind) -> None:  # type: ignore[no-untyped-def]
+    """With the gate on, is each attack of this file refused for review, naming its kind of escape?"""
+    report = grade_notebook(make_notebook([reference_source, attack]), only=FAST, seed=15)
+    assert {report.result(q).status for q in FAST} == {"review"} and report.score == 0
+    assert kind in {f["kind"] for f in report.artifacts["integrity"]}
 
 
 def test_crash_and_hang_in_cells_cost_only_those_cells(make_notebook, reference_source) -> None:  # type: ignore[no-untyped-def]
@@ -107,7 +125,7 @@ def test_crash_and_hang_in_cells_cost_only_those_cells(make_notebook, reference_
         reference_source.split("def relu(X):")[0] + "def sigmoid" + reference_source.split("def sigmoid", 1)[1],
     ]
     report = grade_notebook(make_notebook(cells), only=["relu_values", "sigmoid_tanh", "param_shapes"],
-                            limits=Limits(cell=20), seed=3)
+                            limits=Limits(cell=20), seed=3, integrity_gate=False)
     for qid in ("relu_values", "sigmoid_tanh", "param_shapes"):
         assert report.result(qid).status == "passed", report.result(qid).message
 
@@ -128,7 +146,7 @@ def test_memory_and_disk_floods_are_stopped(make_notebook, reference_source) -> 
         "import os\nfor i in range(100):\n    with open(f'junk{i}', 'wb') as f:\n        f.write(os.urandom(1 << 20))",
     ]
     report = grade_notebook(make_notebook(cells), only=["relu_values", "affine_collapse"],
-                            limits=Limits(memory=int(1.5 * 1024**3), disk=32 * 1024**2), seed=5)
+                            limits=Limits(memory=int(1.5 * 1024**3), disk=32 * 1024**2), seed=5, integrity_gate=False)
     assert report.result("relu_values").status == "passed", report.result("relu_values").message
     assert report.result("affine_collapse").status == "passed"
 
@@ -154,7 +172,7 @@ def sigmoid(X):
     return X * 0 + 0.5
 '''
     report = grade_notebook(make_notebook([reference_source, cheats]),
-                            only=["relu_values", "affine_collapse", "sigmoid_tanh", "param_shapes"], seed=6)
+                            only=["relu_values", "affine_collapse", "sigmoid_tanh", "param_shapes"], seed=6, integrity_gate=False)
     assert report.result("relu_values").status != "passed"
     assert "must be a torch.Tensor" in report.result("relu_values").message
     assert report.result("affine_collapse").status != "passed"
@@ -266,7 +284,7 @@ def test_unanswered_stubs_earn_nothing_for_from_scratch(make_notebook) -> None: 
 
 
 def test_the_notebook_can_import_the_package_inside_the_sandbox(make_notebook, reference_source) -> None:  # type: ignore[no-untyped-def]
-    cells = ["from mlp_lab import FashionMNISTData, check\nfrom mlp_lab.datamodule import FashionMNISTData", reference_source]
+    cells = ["from mlp_lab import FashionMNISTData, check\ndata = FashionMNISTData.__name__", reference_source]
     report = grade_notebook(make_notebook(cells), only=["relu_values"], seed=13)
     assert report.result("relu_values").status == "passed", report.result("relu_values").message
 
@@ -276,6 +294,6 @@ def test_a_thread_that_kills_the_child_between_steps_cannot_stall_grading(make_n
     bomb = ("import os, threading, time\n"
             "threading.Thread(target=lambda: (time.sleep(0.05), os._exit(9)), daemon=True).start()\n")
     report = grade_notebook(make_notebook([reference_source, bomb, "import time\ntime.sleep(1)"]),
-                            only=["relu_values"], timeout=240, seed=14)
+                            only=["relu_values"], timeout=240, seed=14, integrity_gate=False)
     assert report.seconds < 200
     assert [q.id for q in report.questions] == list(QUESTION_IDS)

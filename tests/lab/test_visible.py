@@ -24,7 +24,7 @@ def _run(*sources: str) -> dict[str, Any]:
     history = [""]
     for src in sources:
         history.append(src)
-        exec(compile(python_source(src), "<cell>", "exec"), ns)
+        exec(compile(python_source(src) or "", "<cell>", "exec"), ns)
     ns["In"] = history  # what IPython keeps, and what the from-scratch check reads
     return ns
 
