@@ -88,7 +88,13 @@ class Session:
         return {"PATH": "/usr/bin:/bin", "HOME": str(work), "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
                 "MPLCONFIGDIR": str(work / ".mpl"), "TMPDIR": str(work), "PYTHONDONTWRITEBYTECODE": "1",
                 "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-                "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "XDG_CACHE_HOME": str(work / ".cache")}
+                "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "XDG_CACHE_HOME": str(work / ".cache"),
+                # numpy's BLAS then starts no thread at import, so an unprivileged child is still
+                # single-threaded when it unshares into a user+network namespace (sandbox.no_network).
+                "OPENBLAS_NUM_THREADS": "1",
+                # The interpreter itself may need it to start (setup-python's tool-cache Python on a
+                # self-hosted runner links libpython from its own lib/).
+                **({"LD_LIBRARY_PATH": os.environ["LD_LIBRARY_PATH"]} if os.environ.get("LD_LIBRARY_PATH") else {})}
 
     def _child(self, pending: Sequence[Step]) -> None:
         self._fresh_folders()
