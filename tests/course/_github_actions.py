@@ -8,7 +8,8 @@ Steps run in order with `if:` (an implicit `success() &&` unless a status functi
 * checkout: nothing (the repository is already laid out); setup-python: puts a given interpreter on
   PATH and, like actions/setup-python's src/find-python.ts on Linux, exports `LD_LIBRARY_PATH` with the
   interpreter's lib/ folder when the runner's python needs it (`Python.lib_dir`);
-* cache/restore, cache/save: a local store of directories by exact key (src/restoreImpl.ts at v5: no
+* cache/restore, cache/save: a local store of directories by exact key, `<store>/<key>/<path index>`
+  (hard-linked copies; a test may fill an entry with a symlink) (src/restoreImpl.ts at v5: no
   `cache-hit` output on a miss, `cache-primary-key` always; src/saveImpl.ts: a failure to save is a
   warning, never a failed step);
 * the grading reporter: `reporter_v1`, its logic reproduced from
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 import re
@@ -280,6 +282,7 @@ class StepRun:
     outcome: str
     seconds: float
     output: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -308,6 +311,21 @@ def _parse_output_file(text: str) -> dict[str, str]:
             name, value = line.split("=", 1)
             out[name] = value
     return out
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (also those in a session of their own, like the grader's child)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [p for p, parent in parents.items() if parent in frontier]
+        found += kids
+        frontier = kids
+    return found
 
 
 def run_job(workflow: Mapping[str, Any], job_id: str, repo: Path, home: Path, python: Python, cache: Path, *,
@@ -352,8 +370,10 @@ def run_job(workflow: Mapping[str, Any], job_id: str, repo: Path, home: Path, py
             try:
                 text, _ = proc.communicate(timeout=limit)
                 outcome = "success" if proc.returncode == 0 else "failure"
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            except subprocess.TimeoutExpired:  # the runner ends the step's whole process tree
+                for pid in [proc.pid, *_descendants(proc.pid)]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
                 text, _ = proc.communicate()
                 outcome = "failure"  # "The action has timed out."
             outputs = _parse_output_file(out_file.read_text())
@@ -373,7 +393,10 @@ def run_job(workflow: Mapping[str, Any], job_id: str, repo: Path, home: Path, py
                     target = Path(raw.replace("~", str(home), 1))
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.rmtree(target, ignore_errors=True)
-                    shutil.copytree(entry / str(i), target, symlinks=True, copy_function=os.link)
+                    if (entry / str(i)).is_symlink():  # an entry a test filled with a link to a folder
+                        target.symlink_to(os.readlink(entry / str(i)))
+                    else:
+                        shutil.copytree(entry / str(i), target, symlinks=True, copy_function=os.link)
                 outputs["cache-hit"] = "true"
         elif uses.startswith("actions/cache/save@"):
             entry = cache / inputs["key"]
@@ -391,5 +414,5 @@ def run_job(workflow: Mapping[str, Any], job_id: str, repo: Path, home: Path, py
         ctx.steps[sid] = {"outcome": outcome, "conclusion": outcome, "outputs": outputs}
         if outcome == "failure":
             ctx.failed = True
-        runs.append(StepRun(sid, step.get("name", sid), outcome, time.monotonic() - started, text))
+        runs.append(StepRun(sid, step.get("name", sid), outcome, time.monotonic() - started, text, outputs))
     return JobRun(runs, reporter, summary_file.read_text())
