@@ -142,7 +142,7 @@ def test_points_and_reporter_run_whatever_failed(workflow: dict[Any, Any]) -> No
     assert [s.get("id") for s in steps[-2:]] == ["points", None]
     assert all(s["if"] == "always()" for s in steps[-2:])
     points = steps[-2]
-    assert points["run"].split()[:2] == ["python3", ".github/classroom/points.py"]
+    assert points["run"].split()[:3] == ["python3", "-I", ".github/classroom/points.py"]
     assert set(points["env"]) == {"INSTALL_OUTCOME", "DATA_OUTCOME", "GRADE_OUTCOME"}
     assert not [s for s in steps if "autograding-command-grader" in str(s.get("uses"))]
     job = workflow["jobs"][classroom.JOB_ID]
@@ -165,6 +165,13 @@ def test_caches_are_saved_right_after_install_before_any_student_code(workflow: 
     assert _step(workflow, "data")["if"] == "steps.data-cache.outputs.cache-hit != 'true'"
     student = [s.get("id") for s in steps if classroom.NOTEBOOK in s.get("run", "").replace("--notebook mlp", "")]
     assert student == ["grade"], "only the grade step may touch the student's notebook"
+
+
+def test_no_step_imports_from_the_students_repository(workflow: dict[Any, Any]) -> None:
+    """Does every interpreter run isolated (-I), so a committed pip/, venv.py or mlp_lab/ is never imported?"""
+    calls = re.findall(r"(\S*python3?\"?)\s+(\S+)", "\n".join(s.get("run", "") for s in _steps(workflow)))
+    assert len(calls) >= 4
+    assert all(flag == "-I" for _, flag in calls), calls
 
 
 def _grader_key(text: str) -> str:

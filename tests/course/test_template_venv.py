@@ -80,6 +80,9 @@ def test_the_template_alone_sets_up_a_student_whose_every_cell_runs(tmp_path: Pa
                                 "print(importlib.util.find_spec('autograder'))"],
                                cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout.split()
         assert where == [str(repo / "mlp_lab" / "__init__.py"), "None"], "the kit must be the template's own copy"
+        lab = subprocess.run([str(venv / "bin" / "jupyter"), "lab", "--version"], cwd=repo, env=env,
+                             capture_output=True, text=True, check=False)
+        assert lab.returncode == 0, f"the README's `jupyter lab {classroom.NOTEBOOK}` needs JupyterLab: {lab.stderr}"
 
         release, source = nbformat.read(RELEASE, 4), nbformat.read(SOURCE, 4)
         (repo / "solution.ipynb").write_text(build("solution", release, source).content)

@@ -18,6 +18,8 @@ The job's steps, in order (one job, `run-autograding-tests`; bash with `-eo pipe
 6. `classroom-resources/autograding-grading-reporter@v1` (`if: always()`), which prints the `Points`
    notices Classroom records.
 
+Every interpreter runs with `-I`, so that nothing in the student's repository (a `pip/` or `venv.py`,
+its own `mlp_lab/`) shadows what the steps import before the grader's sandbox is up.
 No step uses `autograding-command-grader`: that action runs its command with PATH and HOME only,
 which would drop the `LD_LIBRARY_PATH` setup-python exports for a self-hosted runner's interpreter.
 """
@@ -169,8 +171,8 @@ def _steps_head(source: GraderSource, runner: Runner) -> list[str]:
         f"        timeout-minutes: {INSTALL_TIMEOUT_MIN}",
         *install_env,
         "        run: |",
-        f'          python -m venv "$HOME/{GRADER_VENV}"',
-        f'          "$HOME/{GRADER_VENV}/bin/python" -m pip install --quiet --disable-pip-version-check{index}'
+        f'          python -I -m venv "$HOME/{GRADER_VENV}"',
+        f'          "$HOME/{GRADER_VENV}/bin/python" -I -m pip install --quiet --disable-pip-version-check{index}'
         f' "{source.requirement() if source.kind == "repo" else "$GRADER"}"',
         "      - name: Save the grader (before any student code runs)",
         "        if: steps.install.outcome == 'success'",
@@ -183,7 +185,7 @@ def _steps_head(source: GraderSource, runner: Runner) -> list[str]:
         "        if: steps.data-cache.outputs.cache-hit != 'true'",
         f"        timeout-minutes: {DATA_TIMEOUT_MIN}",
         "        run: |",
-        f'          "$HOME/{GRADER_VENV}/bin/python" -c "from mlp_lab.data import load_fashion_mnist; '
+        f'          "$HOME/{GRADER_VENV}/bin/python" -I -c "from mlp_lab.data import load_fashion_mnist; '
         'load_fashion_mnist()"',
         "      - name: Save Fashion-MNIST (before any student code runs)",
         "        if: steps.data.outcome == 'success'",
@@ -246,7 +248,7 @@ def workflow_yaml(source: GraderSource, runner: Runner = "github") -> str:
         "          DATA_OUTCOME: ${{ steps.data.outcome }}",
         "          GRADE_OUTCOME: ${{ steps.grade.outcome }}",
         "        run: |",
-        f"          python3 {POINTS_SCRIPT} --report {REPORT_PATH} --questions {QUESTIONS_JSON} --notebook {NOTEBOOK}"
+        f"          python3 -I {POINTS_SCRIPT} --report {REPORT_PATH} --questions {QUESTIONS_JSON} --notebook {NOTEBOOK}"
         f' --log {LOG_PATH} --output "$GITHUB_OUTPUT" --summary "$GITHUB_STEP_SUMMARY"',
         "      - name: Autograding Reporter",
         "        if: always()",
