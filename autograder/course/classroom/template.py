@@ -166,9 +166,9 @@ reason is in the same list).
 The first push takes a few minutes longer: it installs the grader and downloads Fashion-MNIST, and
 later pushes reuse both.
 
-Do not edit `.github/` or `{KIT}/`: the points shown there are feedback while you work. Your grade is the
-instructor's own regrade of the notebook you submit, with the same checks; a workflow changed to show
-more points changes nothing in it. The two written answers are graded by hand.
+Do not edit `.github/` or `{KIT}/`. The points a run shows are feedback while you work: your grade is
+the instructor's own regrade of the notebook you submit, with the same checks, and a workflow changed to
+show more points changes nothing in it. The two written answers are graded by hand.
 
 ## Points
 
