@@ -72,7 +72,7 @@ def grade(submission: Path, json_out: Path | None, device: str, timeout: float |
 @click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("question_id")
 def status(report: Path, question_id: str) -> None:
-    """Print one question's result from REPORT; exit 0 only if it passed (one CI step per question)."""
+    """Print one question's result from REPORT; exit 0 only if it passed (for a CI step of your own)."""
     try:
         result = Report.load(report).result(question_id)
     except KeyError as err:
