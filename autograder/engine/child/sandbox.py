@@ -47,7 +47,10 @@ def no_network() -> str:
         return "network namespace"
     if _libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
         return "user+network namespace"
-    return f"none ({_errno()})"
+    why, threads = _errno(), len(os.listdir("/proc/self/task"))
+    if threads > 1:  # unshare(CLONE_NEWUSER) refuses a multi-threaded process (EINVAL)
+        return f"none ({why}: a user namespace needs a single-threaded process, this one has {threads} threads)"
+    return f"none ({why})"
 
 
 def limit_resources(address_space: int | None, file_size: int, open_files: int, cpu_seconds: int) -> None:
