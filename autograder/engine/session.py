@@ -180,6 +180,8 @@ class Session:
             expected = "ready" if step == _STARTUP else "done"
             if reply.kind != expected or reply.token != token:
                 raise ProtocolError(f"an answer out of turn ({reply.kind})")
+            # A step that flooded memory or disk faster than the polls saw is charged here, not the next.
+            self._check(pid)
             return frame
 
     def _check(self, pid: int) -> None:
