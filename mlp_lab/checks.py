@@ -234,7 +234,7 @@ def check_affine_collapse(W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np
 
 
 def check_no_builtin_layers(static_findings: Sequence[str], runtime_calls: Sequence[str],
-                            submodules: Sequence[str]) -> CheckResult:
+                            submodules: Sequence[str], what: str = "the activations and MLPScratch") -> CheckResult:
     """relu, sigmoid, tanh and MLPScratch use no torch.nn layers and no built-in activations.
 
     `static_findings`: places in the student's source that reach a forbidden name (found by the
@@ -242,7 +242,7 @@ def check_no_builtin_layers(static_findings: Sequence[str], runtime_calls: Seque
     while the functions ran; `submodules`: types of nn.Module children of MLPScratch.
     """
     if static_findings:
-        return fails("Implement the activations and MLPScratch from the lecture's formulas, without "
+        return fails(f"Implement {what} from the lecture's formulas, without "
                      "torch.nn layers or built-in activations: " + "; ".join(static_findings[:4]) + ".")
     if runtime_calls:
         return fails("While your functions ran they called built-in activations or layers: "

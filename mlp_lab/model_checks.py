@@ -28,6 +28,8 @@ __all__ = [
     "STRUCTURE_TOL",
     "affine_residual",
     "check_concise_structure",
+    "check_deep_forward",
+    "check_deep_shapes",
     "check_forward_structure",
     "check_nonlinear",
     "check_param_shapes",
@@ -62,6 +64,41 @@ _PARAM_DOCS = {
     "W2": ("h x q", "W^(2) in R^{h x q}"),
     "b2": ("1 x q", "b^(2) in R^{1 x q}"),
 }
+_DEEP_DOCS = {
+    "W1": ("d x h1", "W^(1) in R^{d x h1}"),
+    "b1": ("1 x h1", "b^(1) in R^{1 x h1}"),
+    "W2": ("h1 x h2", "W^(2) in R^{h1 x h2}"),
+    "b2": ("1 x h2", "b^(2) in R^{1 x h2}"),
+    "W3": ("h2 x q", "W^(3) in R^{h2 x q}"),
+    "b3": ("1 x q", "b^(3) in R^{1 x q}"),
+}
+
+
+def _check_shapes(shapes: Mapping[str, Sequence[int] | None], registered: Mapping[str, bool],
+                  dims: Mapping[str, int], docs: Mapping[str, tuple[str, str]], built: str) -> CheckResult:
+    """Each parameter in `docs` has its lecture shape (a bias may be 1 x k or k) and is registered."""
+    hidden = {k: v for k, v in dims.items() if k.startswith("h")}
+    for name, (sym, lecture) in docs.items():
+        shape = shapes.get(name)
+        rows, cols = sym.split(" x ")
+        want = (dims.get(rows, 1), dims[cols])
+        words = f"{name} must be {sym} = {want[0]} x {want[1]} (lecture: {lecture})"
+        if shape is None:
+            return fails(f"{words}, but {built} has no tensor attribute self.{name}.")
+        got = tuple(shape)
+        ok = {want} | ({(want[1],)} if name.startswith("b") else set())
+        if got not in ok:
+            hint = " Did you store it transposed?" if got == want[::-1] and want[0] != 1 else ""
+            if got and got[-1] == 256 and 256 not in hidden.values():
+                args = " and ".join("num_hiddens" + k[1:].replace("1", "_1").replace("2", "_2") for k in hidden)
+                sizes = ", ".join(f"{k} = {v}" for k, v in hidden.items())
+                hint += f" Use {args}, not a fixed 256 (the grader built it with {sizes})."
+            return fails(f"{words}; yours is {shape_text(got)}.{hint}")
+        if not registered.get(name, False):
+            return fails(f"self.{name} is not a registered parameter, so model.parameters() misses it and "
+                         f"training never updates it. Wrap it: self.{name} = nn.Parameter(...).")
+    listed = ", ".join(f"{n} {' x '.join(str(dims.get(p, 1)) for p in sym.split(' x '))}" for n, (sym, _) in docs.items())
+    return passes(f"{listed}: all registered parameters.")
 
 
 def check_param_shapes(shapes: Mapping[str, Sequence[int] | None], registered: Mapping[str, bool],
@@ -70,26 +107,15 @@ def check_param_shapes(shapes: Mapping[str, Sequence[int] | None], registered: M
 
     `shapes[name]` is None when the model has no tensor attribute of that name.
     """
-    dims = {"d": d, "h": h, "q": q}
-    for name, (sym, lecture) in _PARAM_DOCS.items():
-        shape = shapes.get(name)
-        rows, cols = sym.split(" x ")
-        want = (dims.get(rows, 1), dims[cols])
-        words = f"{name} must be {sym} = {want[0]} x {want[1]} (lecture: {lecture})"
-        if shape is None:
-            return fails(f"{words}, but MLPScratch(num_inputs={d}, num_outputs={q}, num_hiddens={h}, ...) "
-                         f"has no tensor attribute self.{name}.")
-        got = tuple(shape)
-        ok = {want} | ({(want[1],)} if name.startswith("b") else set())
-        if got not in ok:
-            hint = " Did you store it transposed?" if got == want[::-1] and want[0] != 1 else ""
-            if got and got[-1] == 256 and h != 256:
-                hint += f" Use num_hiddens, not a fixed 256 (the grader built it with h = {h})."
-            return fails(f"{words}; yours is {shape_text(got)}.{hint}")
-        if not registered.get(name, False):
-            return fails(f"self.{name} is not a registered parameter, so model.parameters() misses it and "
-                         f"training never updates it. Wrap it: self.{name} = nn.Parameter(...).")
-    return passes(f"W1 {d} x {h}, b1 1 x {h}, W2 {h} x {q}, b2 1 x {q}: all registered parameters.")
+    return _check_shapes(shapes, registered, {"d": d, "h": h, "q": q}, _PARAM_DOCS,
+                         f"MLPScratch(num_inputs={d}, num_outputs={q}, num_hiddens={h}, ...)")
+
+
+def check_deep_shapes(shapes: Mapping[str, Sequence[int] | None], registered: Mapping[str, bool],
+                      d: int, h1: int, h2: int, q: int) -> CheckResult:
+    """W1 d x h1, b1, W2 h1 x h2, b2, W3 h2 x q, b3 (biases 1 x k or k), each an nn.Parameter."""
+    return _check_shapes(shapes, registered, {"d": d, "h1": h1, "h2": h2, "q": q}, _DEEP_DOCS,
+                         f"MLPDeep(num_inputs={d}, num_outputs={q}, num_hiddens_1={h1}, num_hiddens_2={h2}, ...)")
 
 
 # --- non-linearity ---------------------------------------------------------------------------
@@ -200,3 +226,40 @@ def check_forward_structure(O_images: Any, O_rows: Any, W2: np.ndarray, b2: np.n
                      f"{spread:.2g}. Compute H from X @ self.W1 + self.b1 with your relu, nothing else.")
     return passes(f"X ({n} x {d}) -> H = sigma(X W1 + b1) ({n} x {h}) -> O = H W2 + b2 ({n} x {q}), "
                   "for images and for flat rows.")
+
+
+def _relu(a: np.ndarray) -> np.ndarray:
+    return np.maximum(a, 0.0)
+
+
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+#: The activations the second hidden layer may use: the student's relu, sigmoid or tanh.
+SECOND_ACTIVATIONS = {"relu": _relu, "sigmoid": _sigmoid, "tanh": np.tanh}
+
+
+def check_deep_forward(X: np.ndarray, params: Mapping[str, np.ndarray], O: Any, model: str = "MLPDeep") -> CheckResult:
+    """O = sigma2(relu(X W1 + b1) W2 + b2) W3 + b3 on the grader's parameters, sigma2 one of relu, sigmoid, tanh."""
+    n, q = X.shape[0], params["W3"].shape[1]
+    h1, h2 = params["W1"].shape[1], params["W2"].shape[1]
+    Ov = as_numbers(f"{model}'s output O", O)
+    if isinstance(Ov, CheckResult):
+        return Ov
+    if Ov.shape != (n, q):
+        return fails(f"O must be n x q = {n} x {q} (lecture: O in R^{{n x q}}), with num_hiddens_1 = {h1} and "
+                     f"num_hiddens_2 = {h2}; yours is {shape_text(Ov.shape)}.")
+    H1 = _relu(X @ params["W1"] + params["b1"])
+    scale = 1.0 + float(np.abs(Ov).max()) if np.isfinite(Ov).all() else 1.0
+    for name, sigma in SECOND_ACTIVATIONS.items():
+        want = sigma(H1 @ params["W2"] + params["b2"]) @ params["W3"] + params["b3"]
+        if np.allclose(Ov, want, rtol=STRUCTURE_TOL, atol=STRUCTURE_TOL * scale):
+            return passes(f"X ({n} x {X.shape[1]}) -> H1 = relu(X W1 + b1) ({n} x {h1}) -> H2 = {name}(H1 W2 + b2) "
+                          f"({n} x {h2}) -> O = H2 W3 + b3 ({n} x {q}).")
+    return fails("On the grader's parameters O is not H2 W3 + b3 with H1 = relu(X W1 + b1) and H2 = sigma2(H1 W2 + b2) "
+                 "for sigma2 = relu, sigmoid or tanh (lecture: H^(1) = sigma_1(X W^(1) + b^(1)), "
+                 "H^(2) = sigma_2(H^(1) W^(2) + b^(2))). Apply your relu to the first hidden layer and one of your "
+                 "activations to the second, in that order, with self.W1 ... self.b3 (if relu_values or sigmoid_tanh "
+                 "failed, fix those first).")

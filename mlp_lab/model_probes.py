@@ -33,7 +33,7 @@ from .probing import (
 if TYPE_CHECKING:
     from .questions import Unit
 
-__all__ = ["probe_concise", "probe_scratch"]
+__all__ = ["probe_concise", "probe_deep", "probe_scratch"]
 
 NAMES = ("W1", "b1", "W2", "b2")
 
@@ -50,20 +50,17 @@ def _shape(value: Any) -> list[int] | None:
     return list(value.shape) if isinstance(value, _Tensor) else None
 
 
-def _attributes(model: torch.nn.Module) -> dict[str, Any]:
-    return {name: getattr(model, name, None) for name in NAMES}
-
-
 def _load_by_name(model: torch.nn.Module, values: Mapping[str, np.ndarray]) -> dict[str, str]:
     return {name: load(getattr(model, name, None), values[name], f"self.{name}") for name in NAMES}
 
 
-def _sgd_step(model: torch.nn.Module, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Load the grader's W1..b2, take one SGD step on model.parameters() for loss sum(G * P); read them back.
+def _sgd_step(model: torch.nn.Module, inputs: Mapping[str, Any], names: tuple[str, ...] = NAMES) -> dict[str, Any]:
+    """Load the grader's parameters by name, take one SGD step on model.parameters() for the loss
+    sum(G * P), and read them back.
 
     A registered parameter moves by -lr G; an attribute that is not in model.parameters() stays.
     """
-    attrs = _attributes(model)
+    attrs = {name: getattr(model, name, None) for name in names}
     out: dict[str, Any] = {"shapes": {n: _shape(v) for n, v in attrs.items()}}
     layouts: dict[str, str] = {}
     for name, value in attrs.items():
@@ -190,4 +187,29 @@ def probe_concise(unit: Unit, fns: Mapping[str, Any], inputs: Mapping[str, Any],
         out["structure"] = {"forward_error": str(err)}
     out["structure"].pop("calls", None)
     out["nonlinear"] = _nonlinear(model, inputs["nonlin"], "MLP", _load_linear_layers)
+    return out
+
+
+DEEP_NAMES = ("W1", "b1", "W2", "b2", "W3", "b3")
+
+
+def probe_deep(unit: Unit, fns: Mapping[str, Any], inputs: Mapping[str, Any], ctx: ProbeContext) -> dict[str, Any]:
+    """MLPDeep: one SGD step on the grader's W1..b3, and O for the grader's X (and for the plane inputs)."""
+    h1, h2, q = int(inputs["h1"]), int(inputs["h2"]), int(inputs["q"])
+    model = _build(fns["MLPDeep"], "MLPDeep", num_inputs=int(inputs["d"]), num_outputs=q, num_hiddens_1=h1,
+                   num_hiddens_2=h2, lr=0.1)
+    out: dict[str, Any] = {"step": _sgd_step(model, inputs, DEEP_NAMES),
+                           "submodules": [f"self.{n}: {_type(m).__module__}.{_type(m).__qualname__}"
+                                          for n, m in model.named_children()]}
+    try:
+        for name in DEEP_NAMES:  # the step moved them: load the grader's values again before the forward
+            load(getattr(model, name, None), inputs[name], f"self.{name}")
+        rec = Recorder()
+        with _no_grad():
+            out["O"] = to_numpy(forward(model, torch.tensor(inputs["X"]), "MLPDeep.forward(X)", rec), "MLPDeep's O")
+            out["O_plane"] = to_numpy(forward(model, torch.tensor(inputs["nonlin_X"]), "MLPDeep.forward(X)", rec),
+                                      "MLPDeep's O")
+        out["calls"] = rec.names
+    except ProbeError as err:
+        out["forward_error"] = str(err)
     return out

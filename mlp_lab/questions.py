@@ -119,7 +119,7 @@ class Evidence:
 
     `errors` holds, for each unit that brought back nothing, the reason; `test_labels` are the
     test labels in the order the test images were given (the grader keeps them in its own process);
-    `findings` are the from-scratch scan's findings.
+    `findings` are the from-scratch scan's findings for the question's `scratch_names`.
     """
 
     inputs: Mapping[str, Mapping[str, Any]]
@@ -146,8 +146,11 @@ class Question:
     # units than in the grader: the accuracy of the models the notebook trained, not a training run.
     kernel_units: tuple[str, ...] | None = None
     kernel_judge: Callable[[Evidence], CheckResult] | None = None
-    # The judge also reads the from-scratch scan of the student's source (`Evidence.findings`).
-    reads_source: bool = False
+    # What the grader checks and on what evidence, in a sentence (the README's points table shows it).
+    evidence: str = ""
+    # The names this question requires written from scratch: the judge then reads the from-scratch scan
+    # of everything they reach in the student's source (`Evidence.findings`).
+    scratch_names: tuple[str, ...] = ()
 
 
 # --- units -------------------------------------------------------------------------------------
@@ -172,6 +175,8 @@ UNITS: tuple[Unit, ...] = (  # in the order the grader runs them: cheap first, t
     Unit("concise", ("MLP",), "probe_concise", inputs.concise_inputs, inputs.visible_concise,
          returns={"structure": "dict", "nonlinear": "dict", "linear_shapes": "list", "has_flatten": "bool",
                   "activations": "list"}),
+    Unit("deep", ("MLPDeep",), "probe_deep", inputs.deep_inputs, inputs.visible_deep,
+         returns={"step": "dict", "submodules": "list"}),
     Unit("train_scratch", ("MLPScratch",), "probe_training", inputs.training_inputs, inputs.no_inputs,
          kind="training", after=("scratch",), model="MLPScratch",
          options={"hyperparameters": {"num_inputs": inputs.NUM_INPUTS, **_HYPER}}),
@@ -207,19 +212,11 @@ def _affine_collapse(ev: Evidence) -> CheckResult:
     return checks.check_affine_collapse(c["W1"], c["b1"], c["W2"], c["b2"], v["W"], v["b"], c["X"])
 
 
-def _param_shapes(ev: Evidence) -> CheckResult:
-    """W1, b1, W2, b2 have the lecture's shapes and are registered parameters.
-
-    Evidence: the grader's own W1 (d x h, h drawn), b1, W2, b2 were loaded into `self.W1` ... by name and
-    one SGD step on `model.parameters()` was taken for the loss sum(G * P) with the grader's G.  The
-    values that came back are P - lr G exactly when the attribute holds P in the lecture's layout
-    and SGD updates it; their shapes are the attributes' shapes.  What the model says about itself
-    (the shapes of attributes that could not be loaded) only words a failure.
-    """
-    step, i = ev.of("scratch")["step"], ev.inputs["scratch"]["shapes"]
+def _stepped(step: Mapping[str, Any], i: Mapping[str, Any], names: Sequence[str]) -> tuple[dict[str, Any], dict[str, bool]] | CheckResult:
+    """From the SGD-step probe: each parameter's shape (as the array it sent back) and whether SGD moved it."""
     shapes: dict[str, Any] = {}
     registered: dict[str, bool] = {}
-    for name in ("W1", "b1", "W2", "b2"):
+    for name in names:
         after = step["after"].get(name)
         if after is None:
             shapes[name], registered[name] = step["shapes"].get(name), False
@@ -233,9 +230,25 @@ def _param_shapes(ev: Evidence) -> CheckResult:
         moved = model_checks.registration(before, after, grad, float(i["lr"]))
         if moved == "other":
             return CheckResult(False, f"self.{name} changed in a way one SGD step on model.parameters() cannot "
-                                      "explain. Keep W1, b1, W2, b2 as the nn.Parameter tensors themselves.")
+                                      "explain. Keep the parameters as the nn.Parameter tensors themselves.")
         registered[name] = moved == "updated"
-    return model_checks.check_param_shapes(shapes, registered, int(i["d"]), int(i["h"]), int(i["q"]))
+    return shapes, registered
+
+
+def _param_shapes(ev: Evidence) -> CheckResult:
+    """W1, b1, W2, b2 have the lecture's shapes and are registered parameters.
+
+    Evidence: the grader's own W1 (d x h, h drawn), b1, W2, b2 were loaded into `self.W1` ... by name and
+    one SGD step on `model.parameters()` was taken for the loss sum(G * P) with the grader's G.  The
+    values that came back are P - lr G exactly when the attribute holds P in the lecture's layout
+    and SGD updates it; their shapes are the attributes' shapes.  What the model says about itself
+    (the shapes of attributes that could not be loaded) only words a failure.
+    """
+    i = ev.inputs["scratch"]["shapes"]
+    got = _stepped(ev.of("scratch")["step"], i, ("W1", "b1", "W2", "b2"))
+    if isinstance(got, CheckResult):
+        return got
+    return model_checks.check_param_shapes(*got, int(i["d"]), int(i["h"]), int(i["q"]))
 
 
 def _structure_of(ev: Evidence, unit_id: str, model: str) -> CheckResult:
@@ -292,6 +305,37 @@ def _from_scratch(ev: Evidence) -> CheckResult:
         calls.extend(values.get("calls", []))
         submodules.extend(values.get("submodules", []))
     return checks.check_no_builtin_layers(ev.findings, calls, submodules)
+
+
+def _deep_mlp(ev: Evidence) -> CheckResult:
+    """MLPDeep: two hidden layers, H1 = relu(X W1 + b1), H2 = sigma2(H1 W2 + b2), O = H2 W3 + b3, from scratch.
+
+    Evidence, in order: one SGD step on the grader's W1..b3 loaded by name (the shapes, with two hidden
+    sizes drawn, and the registration, as param_shapes judges them); O for the grader's X with those
+    parameters, equal to the lecture's composition computed here for sigma2 = relu, sigmoid or tanh;
+    O on inputs from a 6-dimensional plane, far from every affine map of the plane; and the
+    from-scratch scan of everything MLPDeep reaches (the calls and submodules it reports only take
+    points away).
+    """
+    d = ev.of("deep")
+    i = ev.inputs["deep"]
+    got = _stepped(d["step"], i, ("W1", "b1", "W2", "b2", "W3", "b3"))
+    if isinstance(got, CheckResult):
+        return got
+    shapes = model_checks.check_deep_shapes(*got, int(i["d"]), int(i["h1"]), int(i["h2"]), int(i["q"]))
+    if not shapes.passed:
+        return shapes
+    if d.get("forward_error"):
+        return CheckResult(False, str(d["forward_error"]))
+    params = {k: np.asarray(i[k], dtype=np.float64) for k in ("W1", "b1", "W2", "b2", "W3", "b3")}
+    forward = model_checks.check_deep_forward(np.asarray(i["X"], dtype=np.float64), params, d["O"])
+    if not forward.passed:
+        return forward
+    nonlinear = model_checks.check_nonlinear(np.asarray(i["nonlin_Z"]), {"plane": d["O_plane"]}, "MLPDeep")
+    if not nonlinear.passed:
+        return nonlinear
+    scratch = checks.check_no_builtin_layers(ev.findings, d.get("calls", []), d.get("submodules", []), "MLPDeep")
+    return scratch if not scratch.passed else forward
 
 
 def _concise_mlp(ev: Evidence) -> CheckResult:
@@ -353,30 +397,45 @@ def _trained_accuracy(ev: Evidence) -> CheckResult:
 
 # --- questions ----------------------------------------------------------------------------------
 
+#: The names the from_scratch question requires written from scratch (no torch.nn layers, no built-in
+#: activations); deep_mlp requires the same of MLPDeep.
+GRADED_FROM_SCRATCH: tuple[str, ...] = ("relu", "sigmoid", "tanh", "MLPScratch")
+
 QUESTIONS: tuple[Question, ...] = (
-    Question("relu_values", 8, "ReLU values: relu(x) = max(0, x), elementwise", ("relu",), _relu_values),
-    Question("relu_grad", 10, "ReLU gradient: 1 for x > 0, 0 for x < 0, 0 at exactly 0", ("relu",), _relu_grad),
+    Question("relu_values", 8, "ReLU values: relu(x) = max(0, x), elementwise", ("relu",), _relu_values,
+             evidence="relu(X) = max(0, X) elementwise, shape kept, on a grid with exact zeros and values of both signs"),
+    Question("relu_grad", 10, "ReLU gradient: 1 for x > 0, 0 for x < 0, 0 at exactly 0", ("relu",), _relu_grad,
+             evidence="autograd gradient 1 for x > 0, 0 for x < 0 and 0 at exactly 0 (d2l's `torch.max(X, zeros)` gives 0.5 there: the message explains)"),
     Question("sigmoid_tanh", 10, "sigmoid and tanh: values and gradients, finite for |x| <= 100",
-             ("sigmoid", "tanh"), _sigmoid_tanh),
+             ("sigmoid", "tanh"), _sigmoid_tanh,
+             evidence=r"values and gradients of both, finite for \|x\| up to 100"),
     Question("affine_collapse", 10, "collapse_affine: the single affine map W, b of a linear two-layer net",
-             ("collapse",), _affine_collapse),
-    Question("param_shapes", 10, "MLPScratch parameters: W1 d x h, b1 1 x h, W2 h x q, b2 1 x q",
-             ("scratch",), _param_shapes),
+             ("collapse",), _affine_collapse,
+             evidence="`collapse_affine` on the grader's W1, b1, W2, b2 equals the linear two-layer net on the grader's X"),
+    Question("param_shapes", 8, "MLPScratch parameters: W1 d x h, b1 1 x h, W2 h x q, b2 1 x q",
+             ("scratch",), _param_shapes,
+             evidence="the grader's W1 (d x h, h drawn), b1, W2, b2 load into `self.W1` ... by name, and one SGD step on `model.parameters()` moves each by exactly -lr G"),
     Question("forward_shapes", 8, "MLPScratch.forward: H = sigma(X W1 + b1) is n x h, O = H W2 + b2 is n x q",
-             ("scratch",), _forward_shapes),
-    Question("nonlinear", 10, "MLPScratch is non-linear: not one affine map in disguise", ("scratch",), _nonlinear),
-    Question("from_scratch", 10, "From scratch: no torch.nn layers or built-in activations",
-             ("relu", "sigmoid", "tanh", "scratch"), _from_scratch, reads_source=True),
+             ("scratch",), _forward_shapes,
+             evidence="with the grader's parameters (q > h) and X, O is n x q for images and for rows, O = H W2 + b2 for an n x h H, and H is one function of X W1 + b1"),
+    Question("nonlinear", 8, "MLPScratch is non-linear: not one affine map in disguise", ("scratch",), _nonlinear,
+             evidence="with the grader's parameters O is far from every affine map of the input (least-squares residual), also when b2 makes every output positive"),
+    Question("from_scratch", 8, "From scratch: no torch.nn layers or built-in activations",
+             ("relu", "sigmoid", "tanh", "scratch"), _from_scratch, scratch_names=GRADED_FROM_SCRATCH,
+             evidence="no torch.nn layers or built-in activations in anything relu, sigmoid, tanh and MLPScratch reach (the source is read, helpers and aliases followed); calls seen at run time only take points away"),
     Question("concise_mlp", 8, "MLP with nn.Sequential: Flatten, Linear(784 -> 256), ReLU, Linear(256 -> 10)",
-             ("concise",), _concise_mlp),
+             ("concise",), _concise_mlp,
+             evidence="the grader's parameters load into `MLP.net`'s two linear layers (784 -> h, h -> q) and O is judged as for forward_shapes, and non-linear"),
+    Question("deep_mlp", 6, "MLPDeep: two hidden layers, H2 = sigma2(relu(X W1 + b1) W2 + b2), O = H2 W3 + b3",
+             ("deep",), _deep_mlp, scratch_names=("MLPDeep",),
+             evidence="W1 d x h1, W2 h1 x h2, W3 h2 x q (h1, h2 drawn) registered as for param_shapes; O = sigma2(relu(X W1 + b1) W2 + b2) W3 + b3 on the grader's parameters, sigma2 one of relu, sigmoid, tanh; non-linear; from scratch"),
     Question("accuracy", 16, "Fashion-MNIST test accuracy after the grader's training run",
              ("train_scratch", "train_concise"), _accuracy,
-             kernel_units=("trained_scratch", "trained_concise"), kernel_judge=_trained_accuracy),
+             kernel_units=("trained_scratch", "trained_concise"), kernel_judge=_trained_accuracy,
+             evidence="each model, trained by the grader (its seed, the training split only, 5 epochs of SGD at lr 0.1, the last at 0.01, batch 256), reaches test accuracy >= 0.80 and is near chance before training; half the points per model"),
 )
 
 QUESTION_IDS: tuple[str, ...] = tuple(q.id for q in QUESTIONS)
-#: The student's names that must be written from scratch (no torch.nn layers, no built-in activations).
-GRADED_FROM_SCRATCH: tuple[str, ...] = ("relu", "sigmoid", "tanh", "MLPScratch")
 MAX_SCORE: float = float(sum(q.points for q in QUESTIONS))
 _UNITS = {u.id: u for u in UNITS}
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from .checks import CheckResult
 from .errors import CheckFailed
-from .questions import GRADED_FROM_SCRATCH, Evidence, Question, Unit, UnitMissing, question, unit
+from .questions import Evidence, Question, Unit, UnitMissing, question, unit
 from .scratch import Cell, scan_from_scratch
 
 __all__ = ["check", "evaluate"]
@@ -121,7 +121,7 @@ def evaluate(qid: str, namespace: Mapping[str, Any], inputs_for: InputsFor = _vi
                 errors[u.id] = str(err)
             except Exception as err:
                 errors[u.id] = f"{type(err).__name__}: {err}"
-        findings = scan_from_scratch(_kernel_cells(namespace), GRADED_FROM_SCRATCH) if q.reads_source else []
+        findings = scan_from_scratch(_kernel_cells(namespace), q.scratch_names) if q.scratch_names else []
         ev = Evidence(drawn, values, errors, test_labels=labels, findings=findings)
         try:
             return judge(ev)

@@ -26,6 +26,7 @@ __all__ = ["ANSWER_CELLS", "TRANSFORMS", "comments", "copy_notebook", "edit", "g
            "reorder", "whitespace"]
 
 TRANSFORMS = ("rename", "reorder", "comments", "whitespace", "edit")
+# The answer cells the synthetic students fill; the deep MLP's (deep_code) came later and stays the stub.
 ANSWER_CELLS = ("relu_code", "sigmoid_tanh_code", "collapse_code", "scratch_code", "concise_code")
 _COMMENTS = ("# as in the lecture", "# numerically stable for large |x|", "# shapes: n x d -> n x h -> n x q",
              "# TODO: check this again", "# works, tested below", "# hidden layer first", "# see d2l 5.1")

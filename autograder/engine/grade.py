@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import resource
 import secrets
@@ -34,7 +35,7 @@ import numpy as np
 
 from mlp_lab import STUDENT_NAMES
 from mlp_lab.errors import DataError
-from mlp_lab.questions import GRADED_FROM_SCRATCH, QUESTION_IDS, QUESTIONS, Unit, units_for
+from mlp_lab.questions import QUESTION_IDS, QUESTIONS, Unit, units_for
 from mlp_lab.scratch import Cell, scan_from_scratch
 
 from ..errors import NotebookError
@@ -119,7 +120,7 @@ def grade_notebook(path: str | os.PathLike[str], *, device: str = "auto", timeou
         if refused:
             return _review(submission, device, time.monotonic() - started, wanted, refused)
     units = units_for(wanted)
-    findings = scan_from_scratch([Cell(c.label, c.source) for c in cells], GRADED_FROM_SCRATCH)
+    scanned = functools.cache(lambda names: scan_from_scratch([Cell(c.label, c.source) for c in cells], names))
     rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
     unit_inputs = _draw(units, rng, budget)
     # 3. stage (without the data, and without the training units, when the dataset cannot be read)
@@ -151,7 +152,7 @@ def grade_notebook(path: str | os.PathLike[str], *, device: str = "auto", timeou
         unit_results = judge.collect(session.outcomes, session.results, plan.units, cells)
         unit_results.update({u: judge.UnitResult("error", {}, why) for u, why in unavailable.items()})
         notes = [*nb.problems, *judge.cell_notes(session.outcomes, session.results, cells)]
-        questions = judge.judge(wanted, unit_inputs, unit_results, findings, staged.test_labels, notes)
+        questions = judge.judge(wanted, unit_inputs, unit_results, scanned, staged.test_labels, notes)
         resolved = session.sandbox.get("device", device)
         art = judge.artifacts(unit_results, staged.test_labels)
         art["sandbox"] = dict(session.sandbox)

@@ -9,7 +9,8 @@ question its status: `timeout` or `error` when a unit it needs timed out or cras
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -93,16 +94,20 @@ def collect(outcomes: Mapping[Step, StepOutcome], results: Mapping[Step, Any], u
 
 
 def judge(wanted: Sequence[str], unit_inputs: Mapping[str, Mapping[str, Any]], units: Mapping[str, UnitResult],
-          findings: Sequence[str], test_labels: np.ndarray, notes: Sequence[str]) -> list[QuestionResult]:
-    """A result for every question; those not in `wanted` are "not graded in this run"."""
-    ev = Evidence(inputs=unit_inputs, values={u: r.values for u, r in units.items() if r.status == "ok"},
-                  errors={u: r.message for u, r in units.items() if r.status != "ok"},
-                  test_labels=test_labels, findings=findings)
+          scan: Callable[[tuple[str, ...]], Sequence[str]], test_labels: np.ndarray,
+          notes: Sequence[str]) -> list[QuestionResult]:
+    """A result for every question; those not in `wanted` are "not graded in this run".
+
+    `scan(names)` is the from-scratch scan of the source for those names (a question's scratch_names).
+    """
+    base = Evidence(inputs=unit_inputs, values={u: r.values for u, r in units.items() if r.status == "ok"},
+                    errors={u: r.message for u, r in units.items() if r.status != "ok"}, test_labels=test_labels)
     results = []
     for q in QUESTIONS:
         if q.id not in wanted:
             results.append(QuestionResult(q.id, 0.0, float(q.points), "error", "not graded in this run"))
             continue
+        ev = dataclasses.replace(base, findings=scan(q.scratch_names)) if q.scratch_names else base
         try:
             r = q.judge(ev)
         except UnitMissing as why:

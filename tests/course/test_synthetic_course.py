@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "synthetic_course.py"
 RELEASE = ROOT / "release" / "mlp" / "mlp.ipynb"
 SETS = sorted((ROOT / "scripts" / "synthetic_solutions").glob("set_*.py"))
-UNTRAINED = tuple(q for q in QUESTION_IDS if q != "accuracy")  # accuracy needs the grader's training run
+# accuracy needs the grader's training run; deep_mlp's answer cell came after the eight sets were written,
+# and the synthetic course leaves it as the release's stub (similarity compares what students wrote).
+UNTRAINED = tuple(q for q in QUESTION_IDS if q not in ("accuracy", "deep_mlp"))
 
 
 @pytest.fixture(scope="module")

@@ -297,3 +297,36 @@ def test_a_thread_that_kills_the_child_between_steps_cannot_stall_grading(make_n
                             only=["relu_values"], timeout=240, seed=14, integrity_gate=False)
     assert report.seconds < 200
     assert [q.id for q in report.questions] == list(QUESTION_IDS)
+
+
+DEEP = '''
+class MLPDeep(d2l.Classifier):
+    def __init__(self, num_inputs, num_outputs, num_hiddens_1, num_hiddens_2, lr, sigma=0.01):
+        super().__init__()
+        self.save_hyperparameters()
+        self.W1 = nn.Parameter(torch.randn(num_inputs, {h1}) * sigma)
+        self.b1 = nn.Parameter(torch.zeros({h1}))
+        self.W2 = nn.Parameter(torch.randn({h1}, num_hiddens_2) * sigma)
+        self.b2 = nn.Parameter(torch.zeros(num_hiddens_2))
+        self.W3 = nn.Parameter(torch.randn(num_hiddens_2, num_outputs) * sigma)
+        self.b3 = nn.Parameter(torch.zeros(num_outputs))
+    def forward(self, X):
+        X = X.reshape((-1, self.num_inputs))
+        return {second}(relu(X @ self.W1 + self.b1) @ self.W2 + self.b2) @ self.W3 + self.b3
+'''
+
+
+@pytest.mark.parametrize(("h1", "second", "passes", "why"), [
+    ("num_hiddens_1", "sigmoid", True, "H2 = sigmoid"),
+    ("num_hiddens_1", "tanh", True, "H2 = tanh"),
+    ("256", "relu", False, "num_hiddens_1"),
+    ("num_hiddens_1", "torch.relu", False, "torch.relu"),
+    ("num_hiddens_1", "", False, "not H2 W3 + b3"),
+])
+def test_deep_mlp_is_judged_by_shapes_forward_and_scratch(make_notebook, reference_source, h1, second, passes,
+                                                          why) -> None:  # type: ignore[no-untyped-def]
+    """Do sigmoid or tanh in the second layer pass, and a hard-coded 256, a built-in relu, no activation fail?"""
+    code = reference_source.split("class MLPDeep")[0] + DEEP.format(h1=h1, second=second)
+    report = grade_notebook(make_notebook([code]), only=["deep_mlp"], seed=16)
+    r = report.result("deep_mlp")
+    assert (r.status == "passed") is passes and why in r.message, r.message

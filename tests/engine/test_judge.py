@@ -14,6 +14,10 @@ from mlp_lab.questions import QUESTION_IDS, unit
 CELLS = [PlannedCell(3, "cell 3 (relu_code)", "def relu(X): ...")]
 
 
+def NO_SCAN(names: tuple[str, ...]) -> list[str]:
+    return []
+
+
 def _results(tmp_path: Path, **units: object) -> dict[Step, object]:
     """What the session holds: each finished unit's answer, as the parent decoded it from the wire."""
     return {Step.unit(name): wire.decode(wire.encode(value)) for name, value in units.items()}
@@ -53,7 +57,7 @@ def test_statuses_follow_the_units_a_question_needs(tmp_path: Path) -> None:
              "sigmoid": judge.UnitResult("missing", {}, "sigmoid is not defined."),
              "tanh": judge.UnitResult("missing", {}, "tanh is not defined.")}
     inputs = {u: unit(u).draw(np.random.default_rng(0)) for u in units}
-    results = {r.id: r for r in judge.judge(["relu_values", "affine_collapse", "sigmoid_tanh"], inputs, units, [],
+    results = {r.id: r for r in judge.judge(["relu_values", "affine_collapse", "sigmoid_tanh"], inputs, units, NO_SCAN,
                                             np.zeros(0), notes=["cell 3 (relu_code) raised SyntaxError"])}
     assert [r.id for r in results.values()] == list(QUESTION_IDS)
     assert results["relu_values"].status == "timeout" and "45 s" in results["relu_values"].message
@@ -65,7 +69,7 @@ def test_statuses_follow_the_units_a_question_needs(tmp_path: Path) -> None:
 def test_a_value_the_check_cannot_use_costs_only_that_question(tmp_path: Path) -> None:
     units = {"relu": judge.UnitResult("ok", {"values": "not an array", "grad": np.zeros((6, 20))})}
     inputs = {"relu": unit("relu").draw(np.random.default_rng(0))}
-    results = {r.id: r for r in judge.judge(["relu_values", "relu_grad"], inputs, units, [], np.zeros(0), [])}
+    results = {r.id: r for r in judge.judge(["relu_values", "relu_grad"], inputs, units, NO_SCAN, np.zeros(0), [])}
     assert results["relu_values"].status == "failed" and results["relu_values"].score == 0
     assert results["relu_grad"].status == "failed"  # a zero gradient is wrong for x > 0, and says so
     assert "x > 0" in results["relu_grad"].message

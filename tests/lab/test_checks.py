@@ -211,3 +211,38 @@ def test_registration_tells_a_step_from_no_step() -> None:
     assert model_checks.registration(P, P, G, 0.5) == "unchanged"
     assert model_checks.registration(P, P + 7, G, 0.5) == "other"
     assert model_checks.registration(P, np.ones((2, 3)), G, 0.5) == "other"
+
+
+# --- the deeper MLP --------------------------------------------------------------------------------
+
+
+def _deep_params(seed: int = 9) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    from mlp_lab.inputs import deep_inputs
+
+    i = deep_inputs(np.random.default_rng(seed))
+    return i["X"].astype(np.float64), {k: i[k].astype(np.float64) for k in ("W1", "b1", "W2", "b2", "W3", "b3")}
+
+
+@pytest.mark.parametrize("second", ["relu", "sigmoid", "tanh"])
+def test_deep_forward_accepts_each_lecture_activation_for_the_second_layer(second: str) -> None:
+    X, p = _deep_params()
+    H1 = np.maximum(X @ p["W1"] + p["b1"], 0)
+    O = model_checks.SECOND_ACTIVATIONS[second](H1 @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"]
+    r = model_checks.check_deep_forward(X, p, O)
+    assert r.passed and f"H2 = {second}(H1 W2 + b2)" in r.message
+
+
+def test_deep_forward_refuses_a_missing_or_misplaced_activation() -> None:
+    X, p = _deep_params()
+    linear = ((X @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"]
+    assert not model_checks.check_deep_forward(X, p, linear).passed
+    H1 = np.maximum(X @ p["W1"] + p["b1"], 0)
+    one_layer_skipped = H1 @ p["W2"] @ p["W3"] + p["b3"]
+    assert not model_checks.check_deep_forward(X, p, one_layer_skipped).passed
+    assert "n x q" in model_checks.check_deep_forward(X, p, linear.T).message
+
+
+def test_deep_shapes_name_both_hidden_sizes() -> None:
+    shapes = {"W1": (784, 256), "b1": (256,), "W2": (256, 128), "b2": (128,), "W3": (128, 10), "b3": (10,)}
+    r = model_checks.check_deep_shapes(shapes, dict.fromkeys(shapes, True), 784, 32, 16, 10)
+    assert not r.passed and "num_hiddens_1 and num_hiddens_2" in r.message and "h1 = 32" in r.message

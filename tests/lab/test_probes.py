@@ -113,3 +113,11 @@ def test_trained_probe_casts_images_to_the_models_dtype() -> None:
     assert out["logits"].shape == (3, 10) and out["name"] == "model_concise"
     with pytest.raises(ProbeError, match="not a trained MLP"):
         PROBES[u.probe](u, {"model_concise": None}, {}, ProbeContext(test_images=lambda: images))
+
+
+def test_deep_probe_steps_all_six_parameters_and_returns_O() -> None:
+    inputs = unit("deep").draw(np.random.default_rng(0))
+    out = PROBES["probe_deep"](unit("deep"), {"MLPDeep": REF["MLPDeep"]}, inputs, CTX)
+    assert set(out["step"]["after"]) == {"W1", "b1", "W2", "b2", "W3", "b3"}
+    assert np.allclose(out["step"]["after"]["W3"], inputs["W3"] - inputs["lr"] * inputs["G_W3"], atol=1e-6)
+    assert out["O"].shape == (inputs["X"].shape[0], 10) and out["O_plane"].shape == (256, 10)
