@@ -230,7 +230,7 @@ def test_rerun_skips_unchanged_and_regrades_edited_submissions(tmp_path):
     grade_all(subs, out_dir=out, jobs=2, grade_fn=scripted_grader, progress=False)
     assert graded_names() == ["a.ipynb", "b.ipynb", "c.ipynb"]
     CALLS.clear()
-    (subs / "b.ipynb").write_text(notebook({"nonlinear": 0}), encoding="utf-8")
+    (subs / "b.ipynb").write_text(notebook({"affine_collapse": 0}), encoding="utf-8")
     result = grade_all(subs, out_dir=out, jobs=2, grade_fn=scripted_grader, progress=False)
     assert graded_names() == ["b.ipynb"] and result.skipped == ["a", "c"]
     assert [r["total"] for r in read_csv(out / "grades.csv")] == ["100", "90", "100"]

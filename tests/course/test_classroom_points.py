@@ -54,10 +54,10 @@ def test_runner_names_are_camel_case_ids_the_reporter_accepts() -> None:
 
 def test_partial_credit_reaches_classroom_exactly(tmp_path: Path) -> None:
     """Does 8 of 16 on accuracy (and 2.5 of 10 elsewhere) arrive as 8 and 2.5, not 0?"""
-    scores = {"accuracy": 8.0, "nonlinear": 2.5, "relu_grad": 0.0}
+    scores = {"accuracy": 8.0, "affine_collapse": 2.5, "relu_grad": 0.0}
     results = points.runner_results(SPECS, _report(tmp_path, scores), OK, _notebook(tmp_path))
     per_runner, run = _reporter(results)
-    assert per_runner["accuracy"] == 8 and per_runner["nonlinear"] == 2.5 and per_runner["reluGrad"] == 0
+    assert per_runner["accuracy"] == 8 and per_runner["affineCollapse"] == 2.5 and per_runner["reluGrad"] == 0
     assert run.points == ("74.5", "100")
     assert run.notices[1] == '::notice title=Autograding report::{"totalPoints":74.5,"maxPoints":100}'
     assert run.failed == "Some tests failed."  # the reporter fails the job on any lost point

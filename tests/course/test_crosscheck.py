@@ -127,10 +127,10 @@ def test_export_csv_totals_are_compared(tmp_path):
     ]) + "\n", encoding="utf-8")
     scores = load_nbgrader_scores(export)
     assert scores.kind == "csv" and scores.totals == {"alice": 100.0, "bob": 90.0}
-    found = crosscheck({"alice": make_report(zeroed=("nonlinear",)), "bob": make_report(zeroed=("nonlinear",))},
+    found = crosscheck({"alice": make_report(zeroed=("affine_collapse",)), "bob": make_report(zeroed=("affine_collapse",))},
                        scores)
     assert [(d.student, d.question, d.difference) for d in found] == [("alice", "total", 10.0)]
-    assert "nonlinear: 0/10 failed" in found[0].grader_message
+    assert "affine_collapse: 0/10 failed" in found[0].grader_message
 
 
 def test_a_file_that_is_neither_format_is_refused(tmp_path):
@@ -144,14 +144,14 @@ def test_a_file_that_is_neither_format_is_refused(tmp_path):
 
 def test_crosscheck_csv_has_one_row_per_difference(tmp_path, build_gradebook):
     db = build_gradebook({"alice": full(), "bob": full()})
-    reports = {"alice": make_report(zeroed=("relu_grad", "nonlinear")), "bob": make_report()}
+    reports = {"alice": make_report(zeroed=("relu_grad", "affine_collapse")), "bob": make_report()}
     out = tmp_path / "crosscheck.csv"
     write_crosscheck_csv(crosscheck(reports, load_nbgrader_scores(db)), out)
     with out.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     assert tuple(rows[0]) == CROSSCHECK_HEADER
     assert [r[:5] for r in rows[1:]] == [["alice", "relu_grad", "10", "0", "10"],
-                                         ["alice", "nonlinear", "10", "0", "10"]]
+                                         ["alice", "affine_collapse", "10", "0", "10"]]
 
 
 def test_written_answers_do_not_count_in_gradebook_totals(build_gradebook):

@@ -49,7 +49,7 @@ def test_partial_answers_only_the_activations_and_collapse(examples: dict[str, E
     nb = nbformat.reads(examples["partial"].content, as_version=4)
     stubs = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells
              if c.metadata.get("nbgrader", {}).get("solution") and "NotImplementedError" in c.source}
-    assert stubs == {"scratch_code", "concise_code"}
+    assert stubs == {"scratch_code", "concise_code", "deep_code"}
 
 
 def test_noisy_writes_to_stderr_three_ways_inside_graded_functions(examples: dict[str, Example]) -> None:
