@@ -80,7 +80,7 @@ ATTACKS: dict[str, tuple[list[str], str]] = {
     "forged probes": ([STUBS, FORGED_PROBES], "0 points or review"),
     # relu is defined only after 75 s: a cell killed at its 60 s limit defines nothing.
     "timer reset by status lines": ([STUBS, TIMER_RESET], "0 points (the cell killed at 60 s)"),
-    "from-scratch evasion": ([STUBS, FROM_SCRATCH_EVASION], "from_scratch 0 or review"),
+    "from-scratch evasion": ([SOLUTION, FROM_SCRATCH_EVASION], "from_scratch 0 or review"),
     "%%time definition cell": ([STUBS, PERCENT_TIME], "relu_values and relu_grad passed"),
     "U+2028 in a comment": ([STUBS, LINE_SEPARATOR], "relu_values and relu_grad passed"),
     "forward that hangs": ([SOLUTION, FORWARD_HANGS], "graded in about a minute"),

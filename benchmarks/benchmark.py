@@ -1,6 +1,6 @@
 """Side-by-side benchmark, in one run on one machine: training path, grading, grade-all throughput.
 
-    .venv/bin/python benchmarks/benchmark.py [--only training,grading,throughput] [--quick] [--out FILE.json]
+    .venv/bin/python benchmarks/benchmark.py [--only training,grading,throughput,hangs] [--quick] [--out FILE.json]
 
 Parts:
 
@@ -42,7 +42,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PARTS = ("training", "grading", "throughput")
+PARTS = ("training", "grading", "throughput", "hangs")
+HANG_TARGET_S = 60.0  # a submission whose every function hangs is graded within this
 TRAINING_SPEEDUP_TARGET = 15.0
 THROUGHPUT_TARGET_PER_CORE = 2.0  # submissions per minute per core
 ACCURACY_EQUAL_TOL = 0.02  # "equal accuracy": within 3 sd of one run (issue 4: sd 0.0064 over 12 seeds)
@@ -273,6 +274,35 @@ def bench_throughput(n: int, jobs_list: tuple[int, ...], progress: bool) -> dict
     return results
 
 
+# --- part 4: a submission whose every function hangs ---------------------------------------------
+
+_HANG = "    while True:\n        pass\n"
+ALL_HANG = ("import torch\nfrom d2l import torch as d2l\n"
+            + "".join(f"def {n}(*args, **kwargs):\n{_HANG}" for n in ("relu", "sigmoid", "tanh", "collapse_affine"))
+            + "".join(f"class {c}(d2l.Classifier):\n    def __init__(self, *args, **kwargs):\n"
+                      "        while True:\n            pass\n" for c in ("MLPScratch", "MLP", "MLPDeep")))
+
+
+def bench_hangs() -> dict[str, Any]:
+    """`autograder grade` (a fresh process, zygote start included) of a notebook whose every function hangs."""
+    import nbformat
+
+    with tempfile.TemporaryDirectory(prefix="bench-hangs-") as tmp:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(ALL_HANG)]
+        path = Path(tmp) / "hangs.ipynb"
+        nbformat.write(nb, path)
+        out = Path(tmp) / "report.json"
+        seconds, done = _run([sys.executable, "-m", "autograder", "grade", str(path), "--json", str(out), "-q"],
+                             cwd=Path(tmp), timeout=900)
+        report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
+    statuses: dict[str, int] = {}
+    for q in report.get("questions", []):
+        statuses[q["status"]] = statuses.get(q["status"], 0) + 1
+    return {"seconds": round(seconds, 1), "score": report.get("score"), "statuses": statuses,
+            "exit": done.returncode, "target_met": seconds <= HANG_TARGET_S}
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 
@@ -317,6 +347,11 @@ def table(res: dict[str, Any]) -> str:
                                     f"{r['per_minute_per_core']:.2f}") + f"  {r['statuses']}")
         lines.append(f"target >= {THROUGHPUT_TARGET_PER_CORE:g} per minute per core: "
                      + ", ".join(f"jobs {r['jobs']} {'met' if r['target_met'] else 'NOT met'}" for r in th["runs"]))
+    if "hangs" in res:
+        h = res["hangs"]
+        lines += ["", "(4) autograder grade of a notebook whose every function hangs (a fresh process)",
+                  f"{h['seconds']:.1f} s, {h['score']} points, statuses {h['statuses']} "
+                  f"(target <= {HANG_TARGET_S:g} s: {'met' if h['target_met'] else 'NOT met'})"]
     return "\n".join(lines)
 
 
@@ -341,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     steps: dict[str, Callable[[], dict[str, Any]]] = {
         "training": lambda: bench_training(2 if args.quick else 10, args.board, args.threads),
         "grading": bench_grading,
+        "hangs": bench_hangs,
         "throughput": lambda: bench_throughput(args.submissions or (4 if args.quick else 20), (1, 2),
                                                progress=sys.stderr.isatty()),
     }

@@ -69,7 +69,7 @@ class Unit:
     draw: Draw
     visible: Visible
     kind: Literal["probe", "training"] = "probe"
-    budget: float = 10.0
+    budget: float = 8.0
     options: Mapping[str, Any] = field(default_factory=dict)
     after: tuple[str, ...] = ()
     model: str | None = None
@@ -158,7 +158,7 @@ class Question:
 
 def _activation(name: str) -> Unit:
     visible = inputs.visible_relu if name == "relu" else inputs.visible_sigmoid_tanh
-    return Unit(name, (name,), "probe_activation", inputs.activation_inputs(name), visible, budget=5.0,
+    return Unit(name, (name,), "probe_activation", inputs.activation_inputs(name), visible, budget=4.0,
                 options={"name": name}, returns={"values": "array", "grad": "array", "calls": "list"})
 
 
@@ -169,7 +169,7 @@ UNITS: tuple[Unit, ...] = (  # in the order the grader runs them: cheap first, t
     _activation("sigmoid"),
     _activation("tanh"),
     Unit("collapse", ("collapse_affine",), "probe_affine_collapse", inputs.affine_collapse_inputs,
-         inputs.visible_affine_collapse, budget=5.0, returns={"W": "array", "b": "array"}),
+         inputs.visible_affine_collapse, budget=4.0, returns={"W": "array", "b": "array"}),
     Unit("scratch", ("MLPScratch",), "probe_scratch", inputs.scratch_inputs, inputs.visible_scratch,
          returns={"step": "dict", "structure": "dict", "nonlinear": "dict", "calls": "list", "submodules": "list"}),
     Unit("concise", ("MLP",), "probe_concise", inputs.concise_inputs, inputs.visible_concise,

@@ -11,17 +11,20 @@ Requests on the socket (JSON, one per message; the fork request carries four des
     {"op": "fork"}  + [stdin, reply, stdout, stderr]  ->  {"pid": N}
     {"op": "reap", "pid": N}                           ->  {"status": wait status, or null if running}
 
-A forked child closes the socket and every other descriptor it did not get, moves its reply pipe to
-a descriptor number drawn at random, starts its own session, and serves one grading (`worker.serve`).
+A forked child asks to be killed when the zygote ends, closes the socket and every other descriptor it
+did not get, moves its reply pipe to a descriptor number drawn at random, starts its own session, and
+serves one grading (`worker.serve`).
 The zygote is single-threaded (its environment keeps OpenMP and BLAS at one thread), so forking it is
 safe.  It exits when the parent closes the socket.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import random
+import signal
 import socket
 import sys
 from typing import Any
@@ -41,9 +44,16 @@ from . import worker
 _REPLY_FDS = range(100, 1000)
 
 
-def _start_child(sock: socket.socket, fds: list[int]) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def _start_child(sock: socket.socket, fds: list[int], zygote: int) -> None:
     """In the forked child: keep only the four descriptors, then serve the grading; never returns."""
     try:
+        # Die with the zygote (which exits when the grader goes), even in a loop that reads no command.
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != zygote:
+            os._exit(71)
         sock.close()
         sys.argv = [""]  # nothing of the zygote's for the student's code to find
         os.setsid()
@@ -82,9 +92,10 @@ def main() -> int:
         if op == "fork" and len(fds) == 4:
             sys.stdout.flush()
             sys.stderr.flush()
+            zygote = os.getpid()
             pid = os.fork()
             if pid == 0:
-                _start_child(sock, fds)
+                _start_child(sock, fds, zygote)
             for fd in fds:
                 os.close(fd)
             _answer(sock, {"pid": pid})
