@@ -33,7 +33,7 @@ from .probing import (
 if TYPE_CHECKING:
     from .questions import Unit
 
-__all__ = ["probe_concise", "probe_deep", "probe_scratch"]
+__all__ = ["probe_concise", "probe_deep", "probe_scratch", "probe_scratch_params"]
 
 NAMES = ("W1", "b1", "W2", "b2")
 
@@ -123,15 +123,23 @@ def _nonlinear(model: torch.nn.Module, nonlin: Mapping[str, np.ndarray], what: s
     return results
 
 
+def probe_scratch_params(unit: Unit, fns: Mapping[str, Any], inputs: Mapping[str, Any],
+                         ctx: ProbeContext) -> dict[str, Any]:
+    """MLPScratch's parameters: one SGD step on the grader's W1..b2 (its forward never runs here)."""
+    s = inputs["shapes"]
+    model = _build(fns["MLPScratch"], "MLPScratch", num_inputs=int(s["d"]), num_outputs=int(s["q"]),
+                   num_hiddens=int(s["h"]), lr=0.1)
+    return {"step": _sgd_step(model, s)}
+
+
 def probe_scratch(unit: Unit, fns: Mapping[str, Any], inputs: Mapping[str, Any],
                   ctx: ProbeContext) -> dict[str, Any]:
-    """MLPScratch: one SGD step on the grader's parameters, its forward's output, and its non-linearity."""
+    """MLPScratch's forward: its output on the grader's structure inputs, and its non-linearity."""
     cls = fns["MLPScratch"]
     s = inputs["shapes"]
     shapes_model = _build(cls, "MLPScratch", num_inputs=int(s["d"]), num_outputs=int(s["q"]),
                           num_hiddens=int(s["h"]), lr=0.1)
-    out: dict[str, Any] = {"step": _sgd_step(shapes_model, s),
-                           "submodules": [f"self.{n}: {_type(m).__module__}.{_type(m).__qualname__}"
+    out: dict[str, Any] = {"submodules": [f"self.{n}: {_type(m).__module__}.{_type(m).__qualname__}"
                                           for n, m in shapes_model.named_children()]}
     out["nonlinear"] = _nonlinear(shapes_model, inputs["nonlin"], "MLPScratch", _load_by_name)
     f = inputs["structure"]

@@ -170,8 +170,13 @@ UNITS: tuple[Unit, ...] = (  # in the order the grader runs them: cheap first, t
     _activation("tanh"),
     Unit("collapse", ("collapse_affine",), "probe_affine_collapse", inputs.affine_collapse_inputs,
          inputs.visible_affine_collapse, budget=4.0, returns={"W": "array", "b": "array"}),
+    # MLPScratch's parameters (no forward) and its forward, apart: a forward that hangs costs its own
+    # questions, not param_shapes; and a constructor that hangs is not waited for twice.
+    Unit("scratch_params", ("MLPScratch",), "probe_scratch_params", inputs.scratch_inputs, inputs.visible_scratch,
+         returns={"step": "dict"}),
     Unit("scratch", ("MLPScratch",), "probe_scratch", inputs.scratch_inputs, inputs.visible_scratch,
-         returns={"step": "dict", "structure": "dict", "nonlinear": "dict", "calls": "list", "submodules": "list"}),
+         after=("scratch_params",), returns={"structure": "dict", "nonlinear": "dict", "calls": "list",
+                                             "submodules": "list"}),
     Unit("concise", ("MLP",), "probe_concise", inputs.concise_inputs, inputs.visible_concise,
          returns={"structure": "dict", "nonlinear": "dict", "linear_shapes": "list", "has_flatten": "bool",
                   "activations": "list"}),
@@ -244,8 +249,8 @@ def _param_shapes(ev: Evidence) -> CheckResult:
     and SGD updates it; their shapes are the attributes' shapes.  What the model says about itself
     (the shapes of attributes that could not be loaded) only words a failure.
     """
-    i = ev.inputs["scratch"]["shapes"]
-    got = _stepped(ev.of("scratch")["step"], i, ("W1", "b1", "W2", "b2"))
+    i = ev.inputs["scratch_params"]["shapes"]
+    got = _stepped(ev.of("scratch_params")["step"], i, ("W1", "b1", "W2", "b2"))
     if isinstance(got, CheckResult):
         return got
     return model_checks.check_param_shapes(*got, int(i["d"]), int(i["h"]), int(i["q"]))
@@ -413,7 +418,7 @@ QUESTIONS: tuple[Question, ...] = (
              ("collapse",), _affine_collapse,
              evidence="`collapse_affine` on the grader's W1, b1, W2, b2 equals the linear two-layer net on the grader's X"),
     Question("param_shapes", 8, "MLPScratch parameters: W1 d x h, b1 1 x h, W2 h x q, b2 1 x q",
-             ("scratch",), _param_shapes,
+             ("scratch_params",), _param_shapes,
              evidence="the grader's W1 (d x h, h drawn), b1, W2, b2 load into `self.W1` ... by name, and one SGD step on `model.parameters()` moves each by exactly -lr G"),
     Question("forward_shapes", 8, "MLPScratch.forward: H = sigma(X W1 + b1) is n x h, O = H W2 + b2 is n x q",
              ("scratch",), _forward_shapes,

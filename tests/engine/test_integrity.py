@@ -133,12 +133,14 @@ def test_a_late_no_grad_cell_does_not_break_the_models(make_notebook, reference_
 
 
 def test_a_forward_that_hangs_costs_its_probe_not_a_training_run(make_notebook, reference_source: str) -> None:
-    """Does a hanging MLPScratch.forward time out once, and its training unit not start at all?"""
+    """Does a hanging MLPScratch.forward time out once, its training unit not start, param_shapes stand?"""
     hang = ("def _hang(self, X):\n    while True:\n        pass\n\nMLPScratch.forward = _hang\n")
     started = time.monotonic()
-    report = grade_notebook(make_notebook([reference_source, hang]), only=["forward_shapes", "accuracy"], seed=8)
+    report = grade_notebook(make_notebook([reference_source, hang]), only=["param_shapes", "forward_shapes", "accuracy"],
+                            seed=8)
     assert time.monotonic() - started < 90
     assert report.result("forward_shapes").status == "timeout"
+    assert report.result("param_shapes").status == "passed"  # its evidence needs no forward
     accuracy = report.result("accuracy")
     assert accuracy.status == "timeout" and "not started" in accuracy.message
     assert accuracy.score == 8  # MLP trained: its half stands

@@ -62,8 +62,9 @@ def test_scratch_probe_steps_the_graders_parameters_and_runs_its_forward() -> No
     """Does the probe load the grader's W1..b2 by name, take one SGD step, and return O for the grader's X?"""
     inputs = unit("scratch").draw(np.random.default_rng(0))
     out = PROBES["probe_scratch"](unit("scratch"), {"MLPScratch": REF["MLPScratch"]}, inputs, CTX)
+    step = PROBES["probe_scratch_params"](unit("scratch_params"), {"MLPScratch": REF["MLPScratch"]}, inputs,
+                                          CTX)["step"]
     s, f = inputs["shapes"], inputs["structure"]
-    step = out["step"]
     assert step["layouts"] == {"W1": "exact", "b1": "reshaped", "W2": "exact", "b2": "reshaped"}
     want = s["W1"].astype(np.float64) - s["lr"] * s["G_W1"]
     assert np.allclose(step["after"]["W1"], want, atol=1e-6)
@@ -77,8 +78,8 @@ def test_a_plain_tensor_attribute_is_not_moved_by_the_step() -> None:
     code = "class Plain(MLPScratch):\n    def __init__(self, *a, **k):\n        super().__init__(*a, **k)\n" \
            "        W2 = self.W2.detach().clone()\n        del self.W2\n        self.W2 = W2\n"
     exec(code, ns)
-    inputs = unit("scratch").draw(np.random.default_rng(1))
-    out = PROBES["probe_scratch"](unit("scratch"), {"MLPScratch": ns["Plain"]}, inputs, CTX)
+    inputs = unit("scratch_params").draw(np.random.default_rng(1))
+    out = PROBES["probe_scratch_params"](unit("scratch_params"), {"MLPScratch": ns["Plain"]}, inputs, CTX)
     assert np.allclose(out["step"]["after"]["W2"], inputs["shapes"]["W2"])  # SGD never saw it
 
 
@@ -91,8 +92,9 @@ def test_a_transposed_weight_is_loaded_transposed() -> None:
             "        return relu(X @ self.W1.T + self.b1) @ self.W2 + self.b2\n")
     exec(code, ns)
     inputs = unit("scratch").draw(np.random.default_rng(2))
+    step = PROBES["probe_scratch_params"](unit("scratch_params"), {"MLPScratch": ns["T"]}, inputs, CTX)["step"]
+    assert step["layouts"]["W1"] == "transposed"
     out = PROBES["probe_scratch"](unit("scratch"), {"MLPScratch": ns["T"]}, inputs, CTX)
-    assert out["step"]["layouts"]["W1"] == "transposed"
     assert "O_images" in out["structure"]
 
 

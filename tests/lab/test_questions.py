@@ -54,9 +54,9 @@ def test_units_run_cheap_first_and_training_last() -> None:
 
 def test_the_grader_draws_fresh_sizes() -> None:
     """Is the hidden size h drawn (a hard-coded 256 shows), while the visible check uses the lecture's 256?"""
-    sizes = {int(unit("scratch").draw(np.random.default_rng(s))["shapes"]["h"]) for s in range(20)}
+    sizes = {int(unit("scratch_params").draw(np.random.default_rng(s))["shapes"]["h"]) for s in range(20)}
     assert len(sizes) > 1 and 256 not in sizes
-    assert int(unit("scratch").visible()["shapes"]["h"]) == 256
+    assert int(unit("scratch_params").visible()["shapes"]["h"]) == 256
     structure = [unit("concise").draw(np.random.default_rng(s))["structure"] for s in range(20)]
     assert all(int(f["q"]) > int(f["h"]) and int(f["q"]) != 10 for f in structure)
 
