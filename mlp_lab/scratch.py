@@ -17,7 +17,9 @@ How it reads a notebook (an abstract interpretation, flow-insensitive inside a f
   lambda or class of the notebook, an instance of such a class, a value computed while the graded
   code runs (tensors, numbers), an item fetched from a container, an object that lives outside the
   call (module-level data, class attributes, mutable defaults, closures), or something unknown
-  (bound by `for`/`with`/`except`/`match`/star-import, a computed attribute name ...).
+  (bound by `for`/`with`/`except`/`match`/star-import, a computed attribute name ...).  What a
+  method of a run-time value returns (`d.get("relu")`, `fns.pop()`) may be what the value holds:
+  an item (tensor methods give tensors).
 * Reachable = a notebook function or class whose atom shows up while evaluating reachable code,
   starting from the graded names: helpers and lambdas they call or mention, decorators, default
   arguments, base classes, class attributes, every method of a reachable class, methods attached
@@ -26,7 +28,9 @@ How it reads a notebook (an abstract interpretation, flow-insensitive inside a f
 * In reachable code it reports: imported objects on the forbidden list (activations, torch.nn
   layers and functionals, torch internals), forbidden methods on values (`X.tanh()`), calls it
   cannot resolve (an item of a container, an attribute of a module-level object, a name bound by a
-  loop, a parameter the probe does not pass ...), dynamic lookups (`getattr` with a computed name,
+  loop, a parameter the probe does not pass ...; a method called where it is read on an item,
+  `name.startswith("W")`, is an ordinary method call, but the item itself or a method of it
+  called elsewhere is not), dynamic lookups (`getattr` with a computed name,
   `eval`, `globals()`, ...) and unfamiliar dunder attributes.  Anywhere in the notebook it reports
   what can change code behind the scan's back (`exec`, `__dict__`, `sys.modules`, torch.library,
   `__torch_function__`, ...), and assignments to attributes whose target it cannot identify when
@@ -204,7 +208,8 @@ EXT = ("ext",)       # an attribute supplied by a library base class (nn.Module,
 Atom = tuple
 Atoms = frozenset
 _NONE: frozenset[tuple] = frozenset()
-_UNCALLABLE = ("item", "persist", "unknown", "seen")  # "seen": unknown, and already reported where it arose
+# ("method", id(node)): `node`, an attribute of an item (`name.startswith`): callable as `node(...)` only.
+_UNCALLABLE = ("item", "method", "persist", "unknown", "seen")  # "seen": unknown, already reported where it arose
 
 
 def _persist(where: str) -> tuple:
@@ -484,6 +489,7 @@ class _Scan:
         self.fn_of: dict[int, int] = {}          # id(def or lambda node) -> function id
         self.cls_of: dict[int, int] = {}         # id(class node) -> class id
         self.scope_of: dict[int, _Scope] = {}    # id(comprehension node) -> its scope
+        self.literal_getattrs: dict[int, ast.Attribute] = {}  # id(getattr(x, "a") call) -> the x.a it reads
         self.events: dict[str, list[_Binding]] = {}
         self.stars: list[_Binding] = []
         self.later: dict[str, list[_Binding]] = {}   # `global x; x = ...` inside functions
@@ -803,7 +809,7 @@ class _Scan:
         atoms = frozenset(self.vars.get(key, ()))
         if closure and not self.var_const.get(key, False):
             where = f"`{name}` ({self.labels[scope.cell]}, line {getattr(scope.node, 'lineno', '?')})"
-            atoms = frozenset(_persist(where) if a in (FRESH, ITEM, EXT) or a[0] in ("inst", "super") else a
+            atoms = frozenset(_persist(where) if a in (FRESH, ITEM, EXT) or a[0] in ("inst", "super", "method") else a
                               for a in atoms)
         return atoms
 
@@ -890,7 +896,8 @@ class _Scan:
         if _is_constant(value):
             return atoms
         where = f"`{name}` ({self.labels[cell]}, line {getattr(value, 'lineno', '?')})"
-        return frozenset(_persist(where) if a[0] in ("fresh", "item", "inst", "ext", "super") else a for a in atoms)
+        return frozenset(_persist(where) if a[0] in ("fresh", "item", "method", "inst", "ext", "super") else a
+                         for a in atoms)
 
     # -- definitions -----------------------------------------------------------------------
 
@@ -1034,7 +1041,7 @@ class _Scan:
         """What indexing or iterating a value gives: its known elements, or an item fetched at run time."""
         out: set[tuple] = set()
         for a in atoms:
-            if a in (FRESH, EXT) or a[0] == "inst":
+            if a in (FRESH, EXT) or a[0] in ("inst", "method"):
                 out.add(ITEM)
             elif a[0] == "builtin":
                 out.add(FRESH)
@@ -1080,9 +1087,9 @@ class _Scan:
                     out |= fields or {_unknown(f"an attribute of the function `{self.fns[a[1]].name}`")}
             elif kind == "builtin":
                 out.add(FRESH)
-            elif kind == "item":
+            elif kind in ("item", "method"):  # X[0].sum(), name.startswith(...): its own methods and attributes
                 self._name_check(name, node, ctx)
-                out.add(FRESH if name in _TENSOR_ATTRS else ITEM)
+                out.add(FRESH if name in _TENSOR_ATTRS else ("method", id(node)))
             else:  # fresh, ext, persist, unknown: the same kind of value
                 self._name_check(name, node, ctx)
                 out.add(a)
@@ -1155,7 +1162,8 @@ class _Scan:
             kwargs[kw.arg] = kwargs.get(kw.arg, frozenset()) | self.ev(kw.value, ctx)
         if "setattr" in builtin and len(node.args) == 3 and len(args) == 3:
             self._instance_setattr(node, args, ctx)
-        return self._call_atoms(callee, node, args, kwargs, ctx)
+        method = func if isinstance(func, ast.Attribute) else None
+        return self._call_atoms(callee, node, args, kwargs, ctx, method)
 
     def _enclosing_class(self, scope: _Scope | None) -> set[int]:
         owner = _function_scope(scope)
@@ -1166,8 +1174,8 @@ class _Scan:
 
     def _getattr(self, node: ast.Call, ctx: _Ctx) -> frozenset[tuple]:
         if len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
-            attr = ast.copy_location(ast.Attribute(value=node.args[0], attr=node.args[1].value, ctx=ast.Load()),
-                                     node)
+            attr = self.literal_getattrs.setdefault(id(node), ast.copy_location(  # one node: atoms name it
+                ast.Attribute(value=node.args[0], attr=node.args[1].value, ctx=ast.Load()), node))
             out = set(self._attribute(attr, ctx, inner=False))
             for extra in node.args[2:]:
                 out |= self.ev(extra, ctx)
@@ -1204,7 +1212,9 @@ class _Scan:
         return fn.params[:1] == [node.id] and bool(self._self_class(fn)) and not fn.classmethod
 
     def _call_atoms(self, callee: frozenset[tuple], node: ast.AST, args: list[frozenset[tuple]],
-                    kwargs: dict[str | None, frozenset[tuple]], ctx: _Ctx) -> frozenset[tuple]:
+                    kwargs: dict[str | None, frozenset[tuple]], ctx: _Ctx,
+                    method: ast.Attribute | None = None) -> frozenset[tuple]:
+        """What calling `callee` gives; `method`: the call is `method(...)`, a method called where it is read."""
         every: frozenset[tuple] = frozenset().union(*args, *kwargs.values())
         callables = frozenset(a for a in every if a[0] in ("fn", "bound", "cls", "origin", "inst"))
         out: set[tuple] = set()
@@ -1241,10 +1251,14 @@ class _Scan:
                     out |= every - {FRESH}
                 elif not _torchlike(path):
                     out |= self._items(every) - {FRESH}
-            elif kind in ("fresh", "ext", "super"):
+            elif kind in ("fresh", "ext", "super") or (kind == "method" and method is not None
+                                                       and a[1] == id(method)):
                 self._escape(callables, every, ctx)
-                out |= {FRESH} | callables
-            else:  # item, persist, unknown
+                # What a method of a run-time value returns (d.get("relu"), fns.pop()) may be what it holds;
+                # tensor methods return tensors.  Library base classes' methods are trusted.
+                held = method is not None and method.attr not in _TENSOR_ATTRS and kind in ("fresh", "method")
+                out |= {ITEM if held else FRESH} | callables
+            else:  # item, method (fetched and called elsewhere), persist, unknown
                 if not reported:
                     self._uncallable(a, node, ctx)
                     reported = True
@@ -1254,7 +1268,7 @@ class _Scan:
     def _uncallable(self, atom: tuple, node: ast.AST, ctx: _Ctx) -> None:
         if atom[0] == "seen":
             return
-        if atom[0] == "item":
+        if atom[0] in ("item", "method"):
             self._unverifiable(ctx, node, "calls a value fetched from a container at run time",
                                "call the function by its name")
         elif atom[0] == "persist":
@@ -1538,7 +1552,7 @@ class _Scan:
                                                      "def in the class body")
 
     def _describe(self, atom: tuple) -> str:
-        if atom[0] == "item":
+        if atom[0] in ("item", "method"):
             return "a value fetched from a container at run time"
         if atom[0] == "persist":
             return f"something held by {atom[1]}, an object other cells can change"
@@ -1729,7 +1743,7 @@ class _Scan:
 
 def _order(atom: tuple) -> tuple[int, str]:
     """A fixed order of atoms (set order varies with string hashing): the most telling first."""
-    rank = {"persist": 0, "unknown": 1, "seen": 2, "item": 3}.get(atom[0], 4)
+    rank = {"persist": 0, "unknown": 1, "seen": 2, "item": 3, "method": 3}.get(atom[0], 4)
     return rank, repr(atom)
 
 
