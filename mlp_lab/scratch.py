@@ -16,10 +16,12 @@ How it reads a notebook (an abstract interpretation, flow-insensitive inside a f
 * Every value is a set of *atoms*: an imported object (`torch.nn.functional.relu`), a function,
   lambda or class of the notebook, an instance of such a class, a value computed while the graded
   code runs (tensors, numbers), an item fetched from a container, an object that lives outside the
-  call (module-level data, class attributes, mutable defaults, closures), or something unknown
-  (bound by `for`/`with`/`except`/`match`/star-import, a computed attribute name ...).  What a
-  method of a run-time value returns (`d.get("relu")`, `fns.pop()`) may be what the value holds:
-  an item (tensor methods give tensors).
+  call (module-level data, class attributes, mutable defaults, closures; a comprehension is not a
+  closure, it runs where it stands), or something unknown (bound by `for`/`with`/`except`/`match`/
+  star-import, a computed attribute name ...).  What a method of a run-time value returns
+  (`d.get("relu")`, `fns.pop()`) may be what the value holds: an item (tensor methods give tensors).
+  `getattr(self, name)` is any attribute of the model, its methods bound; a function has no
+  attribute but dunders and what stores give it.
 * Reachable = a notebook function or class whose atom shows up while evaluating reachable code,
   starting from the graded names: helpers and lambdas they call or mention, decorators, default
   arguments, base classes, class attributes, every method of a reachable class, methods attached
@@ -210,6 +212,9 @@ Atoms = frozenset
 _NONE: frozenset[tuple] = frozenset()
 # ("method", id(node)): `node`, an attribute of an item (`name.startswith`): callable as `node(...)` only.
 _UNCALLABLE = ("item", "method", "persist", "unknown", "seen")  # "seen": unknown, already reported where it arose
+# Attributes of the stdlib wrappers the reading models as the function they wrap (partial, property, lru_cache).
+_WRAPPER_ATTRS = frozenset({"func", "args", "keywords", "fget", "fset", "fdel", "getter", "setter", "deleter",
+                            "cache_info", "cache_clear", "cache_parameters", "attrname"})
 
 
 def _persist(where: str) -> tuple:
@@ -790,7 +795,8 @@ class _Scan:
                 if scope.kind != "class":
                     return atoms
                 out |= atoms  # a class body falls back to the enclosing names
-            first = False
+            if scope.kind != "comp":  # a comprehension runs where it stands: its reads are not a closure's
+                first = False
             scope = scope.parent
         return frozenset(out) | self._global(name, self._module_pos(ctx.scope) if ctx.scope.kind != "module"
                                              else ctx.pos, ctx)
@@ -1083,8 +1089,7 @@ class _Scan:
                 if name in _ALLOWED_DUNDERS:
                     out.add(FRESH)
                 else:
-                    fields = self.fn_fields.get(a[1], {}).get(name, set()) | self.wildcard.get(name, set())
-                    out |= fields or {_unknown(f"an attribute of the function `{self.fns[a[1]].name}`")}
+                    out |= self._function_attribute(a[1], name)
             elif kind == "builtin":
                 out.add(FRESH)
             elif kind in ("item", "method"):  # X[0].sum(), name.startswith(...): its own methods and attributes
@@ -1098,6 +1103,19 @@ class _Scan:
                 if a[0] == "origin":
                     self._verdict(a[1], node, ctx)
         return frozenset(out)
+
+    def _function_attribute(self, fid: int, name: str) -> set[tuple]:
+        """A non-dunder attribute of a notebook function: what a store gave it (any function's, for wraps)."""
+        fields = set(self.wildcard.get(name, set()) | self.wildcard.get("*", set())
+                     | self.fn_fields.get(fid, {}).get("*", set()))
+        for table in self.fn_fields.values():
+            fields |= table.get(name, set())
+        if fields or name in _WRAPPER_ATTRS or name.startswith("_") or not (
+                name in _TENSOR_ATTRS or self._library_called(name)):  # wrappers' own and private attributes
+            return fields or {_unknown(f"an attribute of the function `{self.fns[fid].name}`")}
+        # A function has no attribute but dunders and what stores give it, and a store of this name to any
+        # object is followed (the name is called, or library code calls it): reading it raises AttributeError.
+        return set()
 
     def _mro(self, cid: int) -> list[int]:
         order, queue, seen = [], [cid], set()
@@ -1182,13 +1200,13 @@ class _Scan:
             return frozenset(out)
         atoms = [self.ev(arg, ctx) for arg in node.args]
         if atoms and atoms[0] and all(a[0] in ("inst", "cls") for a in atoms[0]):
-            # getattr(self, name): some attribute of the model, whichever the name is
+            # getattr(self, name): some attribute of the model, whichever the name is (its methods bound)
             out: set[tuple] = {EXT}
             for a in atoms[0]:
-                for c in self._mro(a[1]):
-                    for table in (self.class_fields, self.inst_fields):
-                        for field in table.get(c, {}).values():
-                            out |= field
+                names = {name for c in self._mro(a[1]) for table in (self.class_fields, self.inst_fields)
+                         for name in table.get(c, {})}
+                for name in names:
+                    out |= self._field(a[1], name, instance=a[0] == "inst")
             return frozenset(out | set().union(*atoms[2:]))
         self._unverifiable(ctx, node, "looks an attribute up by a computed name",
                            "write the attribute out (e.g. torch.exp(X), self.W1)")

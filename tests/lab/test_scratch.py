@@ -231,6 +231,9 @@ CHEATS: list[tuple[str, tuple[str, ...], str]] = [
                                  "def relu(X):\n    for d in list([D]):\n        return d.get('r')(X)"), "d.get"),
     ("activation method of a loop item", (IMPORTS + "def relu(X):\n    for x in [X.clone()]:\n"
                                                     "        return x.relu()",), "`x.relu`"),
+    ("attribute copied by functools.wraps", (IMPORTS + "import functools\n" + HELPER, "h.act = torch.relu",
+                                             "@functools.wraps(h)\ndef relu(X):\n    return relu.act(X)"),
+     "torch.relu"),
     ("activation method of a split item", (IMPORTS + "def tanh(X):\n    parts = X.split(1)\n"
                                                      "    return torch.cat([p.tanh() for p in parts])",), "`p.tanh`"),
 ]
@@ -406,6 +409,18 @@ HONEST: list[tuple[str, tuple[str, ...]]] = [
                                          "        assert key.upper().startswith('A') and value.bit_length() == 1\n"
                                          "    for row in X.unbind(0):\n        row.sum().item()\n"
                                          "    return torch.clamp(X, min=0)",)),
+    ("parameters read back by computed names, biases added", (
+        IMPORTS + SCRATCH_INIT + "        for name in ('W1', 'W2'):\n"
+                                 "            nn.init.normal_(getattr(self, name), std=sigma)\n"
+                                 "        self.sizes = [getattr(self, n).numel() for n in ('W1', 'b1')]\n"
+                                 "    def forward(self, X):\n        out = X.reshape((-1, self.num_inputs))\n"
+                                 "        for i in (1, 2):\n"
+                                 "            out = out @ getattr(self, f'W{i}') + getattr(self, f'b{i}')\n"
+                                 "            if i == 1:\n                out = torch.clamp(out, min=0)\n"
+                                 "        return out",)),
+    ("library decorator factories on graded functions",
+     (IMPORTS + "import functools\n" + HELPER + "@torch.no_grad()\ndef relu(X):\n    return h(X)\n"
+                "@functools.wraps(h)\ndef tanh(X):\n    return 2 / (1 + torch.exp(-2 * X)) - 1",)),
 ]
 
 
