@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course.examples import solution_code
+from autograder.course.examples import solution_code, write_examples
+from autograder.engine.notebook import plan_cells, read_submission
 from mlp_lab.scratch import Cell, scan_from_scratch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -421,6 +422,10 @@ HONEST: list[tuple[str, tuple[str, ...]]] = [
     ("library decorator factories on graded functions",
      (IMPORTS + "import functools\n" + HELPER + "@torch.no_grad()\ndef relu(X):\n    return h(X)\n"
                 "@functools.wraps(h)\ndef tanh(X):\n    return 2 / (1 + torch.exp(-2 * X)) - 1",)),
+    ("stderr three ways inside graded functions (the noisy example)",
+     (IMPORTS + "import os, sys, warnings\ndef relu(X):\n    print('debug', file=sys.stderr)\n"
+                "    sys.stderr.write('more\\n')\n    sys.stdout.flush()\n    warnings.warn('careful')\n"
+                "    os.write(2, b'raw\\n')\n    return torch.clamp(X, min=0)",)),
 ]
 
 
@@ -434,6 +439,16 @@ def test_a_method_of_an_item_is_callable_only_where_it_is_fetched() -> None:
     assert _scan("def relu(X):\n    for name in 'a b'.split():\n        name.upper()\n    return X * (X > 0)") == []
     findings = _scan("def relu(X):\n    for name in 'a b'.split():\n        up = name.upper\n    up()\n    return X * (X > 0)")
     assert len(findings) == 1 and "`up()` calls a value fetched from a container" in findings[0]
+
+
+def test_example_notebooks_that_score_from_scratch_points_pass(tmp_path: Path) -> None:
+    """Do the example factory's notebooks (the noisy one writes to stderr in relu) pass the scan?"""
+    examples = write_examples(tmp_path)
+    passing = [name for name, ex in examples.items() if ex.expected and ex.expected["from_scratch"] > 0]
+    assert {"solution", "noisy", "float64", "default_float64", "deleted_grade_cell"} <= set(passing)
+    for name in passing:
+        cells = plan_cells(read_submission(tmp_path / f"{name}.ipynb"))
+        assert scan_from_scratch([Cell(c.label, c.source) for c in cells], GRADED) == [], name
 
 
 def test_honest_corpus_has_no_findings() -> None:
