@@ -31,6 +31,11 @@ Allowed (everything else is refused):
     attributes          anything on the student's own objects (`self._cache`, `x.grad`,
                         `model.eval()`), except the names refused below; a dunder only when it is
                         __init__, __name__, __qualname__, __doc__, __module__ or __version__
+    own object          getattr/setattr/hasattr/delattr(self, <computed name>, ...) where `self` is the
+                        first parameter of an undecorated method of a notebook class, never rebound,
+                        read in the method (or a lambda/comprehension in it), and the method is never
+                        fetched from its class with something else in its place (`C.f(x, ...)`,
+                        `g = C.f`, `f = classmethod(f)`); `Base.__init__(self, ...)` is fine
     config stores       torch.backends.cudnn.{deterministic, benchmark, allow_tf32},
                         torch.backends.cuda.matmul.allow_tf32; plt.rcParams[...] = ...
 
@@ -51,11 +56,11 @@ Refused, and why each family is an escape:
                      object used as a plain value                   tracking
     dynamic-code     exec, eval, compile, __import__, globals(),    they run or look up code by strings
                      locals(), vars(), non-literal getattr/setattr/ the gate cannot read; a format string
-                     delattr/hasattr, these builtins as values,     with `{0.__class__}` walks attributes;
-                     type(name, bases, dict), operator.attrgetter/  typing.get_type_hints evals strings;
-                     methodcaller, format fields with _names,       numpy.load(allow_pickle) unpickles
-                     typing.get_type_hints, functools.
-                     singledispatch, numpy.load
+                     delattr/hasattr (but on self, above), these    with `{0.__class__}` walks attributes;
+                     builtins as values, type(name, bases, dict),   typing.get_type_hints evals strings;
+                     operator.attrgetter/methodcaller, format       numpy.load(allow_pickle) unpickles
+                     fields with _names, typing.get_type_hints,
+                     functools.singledispatch, numpy.load
     dunder           any other dunder attribute or name            __class__/__subclasses__/__globals__/
                      (`().__class__.__base__.__subclasses__()`,    __dict__/__code__/__closure__ ... walk
                      `f.__globals__`, `e.__traceback__`), any       from any object to every module and
@@ -75,8 +80,10 @@ Refused, and why each family is an escape:
     monkeypatch      assigning or deleting attributes of imported  the probes and checks call library
                      modules or their classes (numpy.isclose = .., functions; replacing them changes
                      torch.Tensor.detach = .., setattr(np, ..)),    what the grader measures
-                     of `type(x)` or of any value that holds a
-                     library class, add_to_class on a library class
+                     of `type(x)`, of `C.mro()`'s classes or of any
+                     value that holds a library class (`self` too,
+                     when `C.f(torch.Tensor)` passes one as self),
+                     add_to_class on a library class
     unreadable       a cell over MAX_CELL_CHARS, deeper than        the gate must never crash or hang; code
                      MAX_DEPTH, or that ast.parse cannot read       it cannot read is not run
                      for any reason but a plain SyntaxError
@@ -84,6 +91,13 @@ Refused, and why each family is an escape:
 A plain SyntaxError is not a finding: the child reports it as the cell's error, as Python would.
 The tables of module-valued attributes below are those of the pinned packages; a test re-derives
 them from the installed packages (tests/engine/test_gate.py), so an upgrade cannot open a side door.
+
+Computed names on the student's own object leave one risk: `setattr(self, name, v)` may set a dunder
+the gate cannot read (`__class__`, `__dict__`).  That changes only the student's object, and it is no
+way into the grader: every further dunder access on what comes back is still refused, so is a computed
+lookup on anything but `self`, a class reached from the object yields library classes only through
+dunders (refused) or `.mro()` (its results are taken as library classes), and a library class stored
+on self under a computed name comes back only as a value the gate does not track (the limit below).
 
 What a static gate cannot see, and the run time must still hold (the child's sandbox and probes):
 
@@ -394,6 +408,30 @@ def _alias(node: ast.AST, parent: ast.AST | None, scope: _Scope) -> bool:
     return all(isinstance(t, ast.Name) for t in targets)
 
 
+def _first_param(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> str:
+    positional = [*fn.args.posonlyargs, *fn.args.args]
+    return positional[0].arg if positional else ""
+
+
+def _rebinds(fn: ast.AST, name: str) -> bool:
+    """Does anything in `fn` (nested scopes included) assign or delete `name`?"""
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store | ast.Del)
+               for n in ast.walk(fn))
+
+
+def _zero_arg_super(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+            and not node.args and not node.keywords)
+
+
+def _literal_getattr(node: ast.AST) -> str | None:
+    """"mro" for getattr(C, "mro") (and hasattr): the literal attribute name such a call reads, else None."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
+            and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+        return node.args[1].value
+    return None
+
+
 def _depth(tree: ast.AST) -> int:
     deepest, stack = 0, [(tree, 1)]
     while stack:
@@ -410,10 +448,11 @@ def _depth(tree: ast.AST) -> int:
 
 @dataclass
 class _Scope:
-    kind: str                       # module, function, class, comp
+    kind: str                       # module, function, class
     parent: _Scope | None
     locals: set[str]
     globals: set[str]
+    self_param: str | None = None   # a method whose first parameter is always an instance (_Gate._methods)
 
 
 def _bound_names(node: ast.AST) -> Iterable[str]:
@@ -483,6 +522,7 @@ class _Gate:
         self.tainted_attrs: set[str] = set()         # attribute names that may hold one
         self.rebound: set[str] = set()               # names bound by anything but an import
         self.returns_origin: set[str] = set()        # notebook functions that may return a library class
+        self.own_methods: set[int] = set()           # id() of methods whose first parameter is always an instance
         self.cell = 0
 
     # -- findings ---------------------------------------------------------------------------
@@ -570,6 +610,7 @@ class _Gate:
             if not changed:
                 break
         self._taint(nodes)
+        self._methods(trees, nodes)
 
     def _import_path(self, module: str) -> str:
         return "d2l" if module == "d2l.torch" else "d2l.package" if module == "d2l" else module
@@ -615,6 +656,8 @@ class _Gate:
                 if isinstance(n.func, ast.Name) and (n.func.id in ("type", "super") or n.func.id in self.tainted
                                                      or n.func.id in self.returns_origin):
                     return True
+                if (isinstance(n.func, ast.Attribute) and n.func.attr == "mro") or _literal_getattr(n.func) == "mro":
+                    return True  # C.mro(): the notebook class's bases, library classes among them
                 if self._passes_arguments_through(n.func):  # list([cls]), copy.copy(cls), helper(cls)
                     stack.extend([*n.args, *[k.value for k in n.keywords]])
                 continue  # torch.randn(..., dtype=torch.float64) returns a new value
@@ -680,6 +723,90 @@ class _Gate:
             if (len(self.tainted), len(self.tainted_attrs), len(self.returns_origin)) == before:
                 break
 
+    def _methods(self, trees: Sequence[ast.Module], nodes: Sequence[ast.AST]) -> None:
+        """The methods whose first parameter is always an instance of a notebook class (`own_methods`).
+
+        A method is called with something else in its first parameter when it is fetched from the class
+        (`C.f(torch.Tensor, ...)`, `g = C.f`, `map(C.f, ...)`), or through a decorator or the class body.
+        Every fetch of a method's name but `self.f(...)`, `super().f(...)` and a call whose first argument
+        is not a library object (`Base.__init__(self)`, `model.forward(X)`) disqualifies it.  A call that
+        hands a library object to the first parameter of a method fetched from what may be a class also
+        taints that parameter: what the method stores on it patches the library.
+        """
+        defs: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+        classes: set[str] = set()
+        exposed: set[str] = set()
+        for node in nodes:
+            if isinstance(node, ast.ClassDef):
+                classes.add(node.name)
+                defs += [d for d in node.body if isinstance(d, ast.FunctionDef | ast.AsyncFunctionDef)
+                         and _first_param(d)]
+        names = {d.name for d in defs}
+        firsts = {d.name: set() for d in defs}
+        for d in defs:
+            firsts[d.name].add(_first_param(d))
+        for node in nodes:  # the class body names a method as a plain value (m = classmethod(m))
+            if isinstance(node, ast.ClassDef):
+                exposed |= names & {n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+                                    and isinstance(n.ctx, ast.Load)}
+        for _ in range(4):  # D = C: names that may hold a notebook class
+            more = {t.id for n in nodes if isinstance(n, ast.Assign) and isinstance(n.value, ast.Name)
+                    and n.value.id in classes for t in n.targets if isinstance(t, ast.Name)} - classes
+            if not more:
+                break
+            classes |= more
+        unbound: set[str] = set()
+        aliases: dict[str, tuple[str, ast.AST]] = {}     # g = C.f: g is f fetched from C
+        calls: list[tuple[str, ast.Call, ast.AST]] = []  # (method name, call, what it is fetched from)
+
+        def fetched(name: str, receiver: ast.AST, use: ast.AST, parent: ast.AST | None, self_name: str | None) -> None:
+            if (isinstance(receiver, ast.Name) and receiver.id == self_name) or _zero_arg_super(receiver):
+                return  # self.f(...), super().f(...): bound to the instance
+            if isinstance(parent, ast.Call) and parent.func is use:
+                calls.append((name, parent, receiver))
+                return
+            exposed.add(name)
+            if isinstance(parent, ast.Assign) and parent.value is use:
+                aliases.update((t.id, (name, receiver)) for t in parent.targets if isinstance(t, ast.Name))
+
+        for tree in trees:
+            stack: list[tuple[ast.AST, ast.AST | None, str | None]] = [(tree, None, None)]
+            while stack:
+                node, parent, self_name = stack.pop()
+                inner = self_name
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                    inner = _first_param(node) if isinstance(parent, ast.ClassDef) and node in parent.body else None
+                elif isinstance(node, ast.ClassDef):
+                    inner = None
+                elif isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+                    if self_name in _bound_names(node):
+                        inner = None
+                if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) and node.attr in names:
+                    fetched(node.attr, node.value, node, parent, self_name)
+                elif isinstance(node, ast.Call) and (literal := _literal_getattr(node)) in names and literal:
+                    fetched(literal, node.args[0], node, parent, self_name)
+                for child in ast.iter_child_nodes(node):
+                    # decorators, defaults and bases run outside the function or class
+                    outside = child in getattr(node, "decorator_list", ()) or child in getattr(node, "bases", ()) or (
+                        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) and child is node.args)
+                    stack.append((child, node, self_name if outside else inner))
+        for n in nodes:
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in aliases:
+                calls.append((aliases[n.func.id][0], n, aliases[n.func.id][1]))
+        for name, call, receiver in calls:
+            first = call.args[0] if call.args else None
+            by_keyword = [k.value for k in call.keywords if k.arg is None or k.arg in firsts[name]]
+            library = any(self._bare_origin(v) for v in [*call.args[:1], *by_keyword])
+            if library or by_keyword or isinstance(first, ast.Starred):
+                exposed.add(name)  # the first parameter may be whatever this call passes
+            if library and ((isinstance(receiver, ast.Name) and receiver.id in classes) or self._bare_origin(receiver)):
+                unbound.add(name)
+        if unbound:  # C.f(torch.Tensor, ...): what f stores on its first parameter patches the library
+            self.tainted.update(_first_param(d) for d in defs if d.name in unbound)
+            self._taint(nodes)
+        self.own_methods = {id(d) for d in defs if not d.decorator_list and d.name not in exposed
+                            and _first_param(d) not in self.tainted and not _rebinds(d, _first_param(d))}
+
     def _taint_targets(self, targets: Iterable[ast.AST]) -> None:
         stack = list(targets)
         while stack:
@@ -712,6 +839,8 @@ class _Gate:
                           ast.DictComp | ast.GeneratorExp):
                 declared = _declared_globals(node) if not isinstance(node, ast.Lambda) else set()
                 inner = _Scope("function", scope, set(_bound_names(node)) - declared, declared)
+                if id(node) in self.own_methods:
+                    inner.self_param = _first_param(node)  # type: ignore[arg-type]
             elif isinstance(node, ast.ClassDef):
                 inner = _Scope("class", scope, set(), set())
             self._node(node, scope, parent)
@@ -961,7 +1090,7 @@ class _Gate:
             self.report(node, "interpreter", f"uses `{name}`, which reaches the interpreter's machinery "
                                              "(debugger, module importer)")
         elif name in ("getattr", "hasattr", "setattr", "delattr"):
-            self._attr_builtin(node, name)
+            self._attr_builtin(node, name, scope)
         elif name == "type" and len(node.args) > 1:
             self.report(node, "dynamic-code", "makes a class from a dictionary of names, which the gate cannot read")
         elif name == "open":
@@ -1004,11 +1133,13 @@ class _Gate:
                 self.report(node, "file-descriptor", f"calls {what} on `{path}`, outside the working directory "
                                                      "(the grader's descriptors and results live there)")
 
-    def _attr_builtin(self, node: ast.Call, name: str) -> None:
+    def _attr_builtin(self, node: ast.Call, name: str, scope: _Scope) -> None:
         if len(node.args) < 2:
             return
         attr = node.args[1]
         if not (isinstance(attr, ast.Constant) and isinstance(attr.value, str)):
+            if self._own_object(node.args[0], scope):
+                return  # setattr(self, name, ...) in a method: the student's own object (module docstring)
             self.report(node, "dynamic-code", f"uses `{name}` with a computed attribute name, which the gate "
                                               "cannot read")
             return
@@ -1026,6 +1157,20 @@ class _Gate:
         self._object_attribute(node, attr.value, store)
         if store:
             self._check_store_root(node, target, attr.value)
+
+    @staticmethod
+    def _own_object(target: ast.AST, scope: _Scope) -> bool:
+        """Is `target` the first parameter of a method it is read in (directly, or as a closure variable)?"""
+        if not isinstance(target, ast.Name):
+            return False
+        s: _Scope | None = scope
+        while s is not None and s.kind != "module":
+            if s.self_param is not None and s.self_param == target.id:
+                return True
+            if s.kind == "function" and (target.id in s.locals or target.id in s.globals):
+                return False  # a name of a nested function, lambda or comprehension
+            s = s.parent
+        return False
 
     def _store(self, target: ast.AST, stmt: ast.AST) -> None:
         for t in ast.walk(target):

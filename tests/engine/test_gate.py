@@ -96,6 +96,64 @@ def test_literal_getattr_is_an_ordinary_attribute() -> None:
     assert [f.kind for f in _inspect("import torch\nf = getattr(torch, '_C')")] == ["torch-internals"]
 
 
+OWN_OBJECT = (
+    "import torch\nfrom torch import nn\n"
+    "class Net(nn.Module):\n"
+    "    def __init__(self, names):\n"
+    "        super().__init__()\n"
+    "        for name in names:\n"
+    "            setattr(self, name, nn.Parameter(torch.zeros(2)))\n"
+    "    def forward(self, X, names=('W1',)):\n"
+    "        order = sorted(names, key=lambda n: getattr(self, n).numel())\n"
+    "        return [getattr(self, n) for n in order if hasattr(self, n)]\n"
+    "    def drop(self, name):\n"
+    "        delattr(self, name)\n"
+    "class Deep(Net):\n"
+    "    def __init__(self, names):\n"
+    "        Net.__init__(self, names)\n"
+)
+
+
+def test_computed_names_on_the_students_own_object_pass() -> None:
+    """Does `setattr(self, name, ...)` in a method (a lambda or comprehension in it too) pass?"""
+    assert _inspect(OWN_OBJECT + "net = Deep(['W1'])\nnet.forward(None)\nnet.drop('W1')\nNet.forward(net, 1)") == []
+
+
+@pytest.mark.parametrize("source", [
+    "import torch\nname = 'exp'\nsetattr(torch, name, abs)  # <-",
+    "import torch\nname = 'x'\nsetattr(torch.Tensor, name, 1)  # <-",
+    "import torch\nname = 'x'\nv = getattr(torch.zeros(1), name)  # <-",
+    "class A:\n    def f(self, other, name):\n        setattr(other, name, 1)  # <-",
+    "class A:\n    def f(self, other, name):\n        if name:\n            self = other\n"
+    "        setattr(self, name, 1)  # <-",
+    "class A:\n    def f(self, name):\n        setattr(type(self), name, 1)  # <-",
+    "def f(self, name):\n    setattr(self, name, 1)  # <-",
+    "class A:\n    @staticmethod\n    def f(self, name):\n        setattr(self, name, 1)  # <-",
+    "class A:\n    @classmethod\n    def f(cls, name):\n        setattr(cls, name, 1)  # <-",
+    "class A:\n    def f(self, name):\n        def g(self):\n            setattr(self, name, 1)  # <-\n        g(self)",
+    "class A:\n    def f(self, name):\n        return lambda self: getattr(self, name)  # <-",
+    "import torch\nclass A:\n    def f(self, name):\n        setattr(self, name, 1)  # <-\nA.f(torch.Tensor, 'x')",
+    "import torch\nclass A:\n    def f(self, name):\n        setattr(self, name, 1)  # <-\n"
+    "A.f(self=torch.Tensor, name='x')",
+    "class A:\n    def f(self, name):\n        setattr(self, name, 1)  # <-\ng = A.f",
+    "class A:\n    def f(self, name):\n        setattr(self, name, 1)  # <-\nB = A\nh = getattr(B, 'f')",
+    "class A:\n    def f(self, name):\n        setattr(self, name, 1)  # <-\n    f = classmethod(f)",
+])
+def test_computed_names_on_anything_else_are_refused(source: str) -> None:
+    """Modules, library classes, other values, and a `self` that a call may bind to something else."""
+    line = next(i for i, text in enumerate(source.split("\n"), start=1) if text.endswith("# <-"))
+    assert (line, "dynamic-code") in [(f.line, f.kind) for f in _inspect(source)]
+
+
+def test_a_method_fetched_from_its_class_with_a_library_object_taints_self() -> None:
+    """Does `C.f(torch.Tensor)` make what f stores on self a monkeypatch, while `model.f(x)` does not?"""
+    method = "import torch\nclass A:\n    def f(self, v):\n        self.detach = v\n"
+    assert _inspect(method + "a = A()\na.f(torch.float64)\nA.f(a, 1)\nsuper(A, a).f(1)") == []
+    for call in ("A.f(torch.Tensor, 1)", "B = A\nB.f(torch.Tensor, 1)", "g = A.f\ng(torch.Tensor, 1)",
+                 "type(A()).f(torch.Tensor, 1)", "getattr(A, 'f')(torch.Tensor, 1)"):
+        assert [(f.line, f.kind) for f in _inspect(method + call)] == [(4, "monkeypatch")], call
+
+
 def test_os_write_to_stdout_and_stderr_passes_other_descriptors_do_not() -> None:
     assert _inspect("import os\nos.write(1, b'x')\nos.write(2, b'y')") == []
     assert [f.kind for f in _inspect("import os\nos.write(3, b'x')")] == ["file-descriptor"]
