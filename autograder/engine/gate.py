@@ -53,7 +53,9 @@ Refused, and why each family is an escape:
                      frame and traceback attributes (f_locals,      frame holds the child's locals (plan,
                      f_globals, f_back, tb_frame, gi_frame, ...),   status fd, results); a module passed
                      help(), breakpoint(), get_ipython, a module    as a plain value leaves the gate's
-                     object used as a plain value                   tracking
+                     object used as a plain value; save_hyperpa-    tracking; d2l's save_hyperparameters()
+                     rameters() outside a function, or in one that  copies its caller's variables onto the
+                     binds a module to a local                      object (at the top level: every module)
     dynamic-code     exec, eval, compile, __import__, globals(),    they run or look up code by strings
                      locals(), vars(), non-literal getattr/setattr/ the gate cannot read; a format string
                      delattr/hasattr (but on self, above), these    with `{0.__class__}` walks attributes;
@@ -432,6 +434,12 @@ def _literal_getattr(node: ast.AST) -> str | None:
     return None
 
 
+def _saves_hyperparameters(fn: ast.AST) -> bool:
+    """Does the function call `<x>.save_hyperparameters(...)` (which copies its caller's locals onto self)?"""
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "save_hyperparameters"
+               for n in _own(fn))
+
+
 def _depth(tree: ast.AST) -> int:
     deepest, stack = 0, [(tree, 1)]
     while stack:
@@ -720,6 +728,10 @@ class _Gate:
                         for kw in node.keywords:
                             if self._bare_origin(kw.value):
                                 self.tainted.update([kw.arg] if kw.arg else params)
+            for fns in defs.values():  # save_hyperparameters(): every local of the caller becomes an attribute
+                for fn in fns:
+                    if _saves_hyperparameters(fn):
+                        self.tainted_attrs.update(set(_bound_names(fn)) & (self.tainted | set(self.origins)))
             if (len(self.tainted), len(self.tainted_attrs), len(self.returns_origin)) == before:
                 break
 
@@ -879,6 +891,8 @@ class _Gate:
             self._store(node.target, node)
         elif isinstance(node, ast.withitem) and node.optional_vars is not None:
             self._store(node.optional_vars, node)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _saves_hyperparameters(node):
+            self._hyperparameter_modules(node)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             self._string(node, parent)
 
@@ -1026,6 +1040,11 @@ class _Gate:
 
     def _attribute(self, node: ast.Attribute, parent: ast.AST | None, scope: _Scope) -> None:
         attr = node.attr
+        if attr == "save_hyperparameters" and not (isinstance(parent, ast.Call) and parent.func is node
+                                                   and scope.kind == "function"):
+            self.report(node, "interpreter", "copies every variable of the code that calls it onto the object (at "
+                                             "the top of a cell: every module the notebook imported), which the "
+                                             "gate cannot follow; call self.save_hyperparameters() in __init__")
         bases = self.paths(node.value)
         if bases:
             for base in sorted(bases):
@@ -1171,6 +1190,27 @@ class _Gate:
                 return False  # a name of a nested function, lambda or comprehension
             s = s.parent
         return False
+
+    def _hyperparameter_modules(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """d2l's save_hyperparameters() copies every local of its caller onto self: no local may be a module."""
+        for n in _own(fn):
+            if isinstance(n, ast.Import):
+                names = [(alias.asname or alias.name.split(".")[0]) for alias in n.names]
+            elif isinstance(n, ast.ImportFrom) and n.module and not n.level:
+                base = self._import_path(n.module)
+                names = [alias.asname or alias.name for alias in n.names
+                         if self._attribute_path(base, alias.name) in _ALLOWED_MODULES | self.modules]
+            elif isinstance(n, ast.Assign | ast.AnnAssign) and n.value is not None and any(
+                    p in _ALLOWED_MODULES or p in self.modules for p in self.paths(n.value)):
+                targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+                names = [t.id for t in targets if isinstance(t, ast.Name)]
+            else:
+                continue
+            for local in names:
+                self.report(n, "interpreter", f"binds the module `{local}` to a local of `{fn.name}`, which calls "
+                                              "save_hyperparameters(): d2l copies every local onto self, so "
+                                              f"`self.{local}` is a module the gate cannot follow; import it at "
+                                              "the top of the cell instead")
 
     def _store(self, target: ast.AST, stmt: ast.AST) -> None:
         for t in ast.walk(target):

@@ -154,6 +154,18 @@ def test_a_method_fetched_from_its_class_with_a_library_object_taints_self() -> 
         assert [(f.line, f.kind) for f in _inspect(method + call)] == [(4, "monkeypatch")], call
 
 
+def test_save_hyperparameters_only_in_a_function_without_module_locals() -> None:
+    """d2l copies the caller's locals onto self: at the top level that is every module."""
+    model = "from d2l import torch as d2l\nimport torch\nclass M(d2l.Module):\n    def __init__(self, lr):\n"
+    assert _inspect(model + "        super().__init__()\n        self.save_hyperparameters()") == []
+    for body, line in (("        F = torch.nn.functional\n        self.save_hyperparameters()", 5),
+                       ("        from torch import nn\n        self.save_hyperparameters()", 5),
+                       ("        f = self.save_hyperparameters\n        f()", 5)):
+        assert [(f.line, f.kind) for f in _inspect(model + body)] == [(line, "interpreter")], body
+    assert [f.kind for f in _inspect("from d2l import torch as d2l\nm = d2l.Module()\nm.save_hyperparameters()")] == [
+        "interpreter"]
+
+
 def test_os_write_to_stdout_and_stderr_passes_other_descriptors_do_not() -> None:
     assert _inspect("import os\nos.write(1, b'x')\nos.write(2, b'y')") == []
     assert [f.kind for f in _inspect("import os\nos.write(3, b'x')")] == ["file-descriptor"]
