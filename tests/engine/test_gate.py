@@ -138,6 +138,9 @@ def test_computed_names_on_the_students_own_object_pass() -> None:
     "class A:\n    def f(self, name):\n        setattr(self, name, 1)  # <-\ng = A.f",
     "class A:\n    def f(self, name):\n        setattr(self, name, 1)  # <-\nB = A\nh = getattr(B, 'f')",
     "class A:\n    def f(self, name):\n        setattr(self, name, 1)  # <-\n    f = classmethod(f)",
+    "def deco(f):\n    return f\nclass A:\n    pass\n@deco\ndef f(self, name):\n    setattr(self, name, 1)  # <-",
+    "import torch\nfrom d2l import torch as d2l\nclass A:\n    pass\n@d2l.add_to_class(A)\ndef f(self, name):\n"
+    "    setattr(self, name, 1)  # <-\nA.f(torch.Tensor, 'x')",
 ])
 def test_computed_names_on_anything_else_are_refused(source: str) -> None:
     """Modules, library classes, other values, and a `self` that a call may bind to something else."""

@@ -32,10 +32,11 @@ Allowed (everything else is refused):
                         `model.eval()`), except the names refused below; a dunder only when it is
                         __init__, __name__, __qualname__, __doc__, __module__ or __version__
     own object          getattr/setattr/hasattr/delattr(self, <computed name>, ...) where `self` is the
-                        first parameter of an undecorated method of a notebook class, never rebound,
-                        read in the method (or a lambda/comprehension in it), and the method is never
-                        fetched from its class with something else in its place (`C.f(x, ...)`,
-                        `g = C.f`, `f = classmethod(f)`); `Base.__init__(self, ...)` is fine
+                        first parameter of an undecorated method of a notebook class (or of a def
+                        added to one with `@d2l.add_to_class(C)`), never rebound, read in the method
+                        (or a lambda/comprehension in it), and the method is never fetched from its
+                        class with something else in its place (`C.f(torch.Tensor, ...)`, `g = C.f`,
+                        `f = classmethod(f)`); `Base.__init__(self, ...)` is fine
     config stores       torch.backends.cudnn.{deterministic, benchmark, allow_tf32},
                         torch.backends.cuda.matmul.allow_tf32; plt.rcParams[...] = ...
 

@@ -287,6 +287,9 @@ class _Origins:
     def _methods(self, trees: Sequence[ast.Module], nodes: Sequence[ast.AST]) -> None:
         """The methods whose first parameter is always an instance of a notebook class (`own_methods`).
 
+        A method is a def in a notebook class's body, or a def whose one decorator is
+        `d2l.add_to_class(C)` for a notebook class C.
+
         A method is called with something else in its first parameter when it is fetched from the class
         (`C.f(torch.Tensor, ...)`, `g = C.f`, `map(C.f, ...)`), or through a decorator or the class body.
         Every fetch of a method's name but `self.f(...)`, `super().f(...)` and a call whose first argument
@@ -302,6 +305,10 @@ class _Origins:
                 classes.add(node.name)
                 defs += [d for d in node.body if isinstance(d, ast.FunctionDef | ast.AsyncFunctionDef)
                          and _first_param(d)]
+        # `@d2l.add_to_class(C)` on a def: a method of the notebook class C (the def's own name becomes None)
+        added = {id(d) for d in nodes if isinstance(d, ast.FunctionDef | ast.AsyncFunctionDef) and _first_param(d)
+                 and self._added_to_notebook_class(d, classes)}
+        defs += [d for d in nodes if id(d) in added]
         names = {d.name for d in defs}
         firsts = {d.name: set() for d in defs}
         for d in defs:
@@ -336,7 +343,8 @@ class _Origins:
                 node, parent, self_name = stack.pop()
                 inner = self_name
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                    inner = _first_param(node) if isinstance(parent, ast.ClassDef) and node in parent.body else None
+                    method = (isinstance(parent, ast.ClassDef) and node in parent.body) or id(node) in added
+                    inner = _first_param(node) if method else None
                 elif isinstance(node, ast.ClassDef):
                     inner = None
                 elif isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
@@ -365,8 +373,19 @@ class _Origins:
         if unbound:  # C.f(torch.Tensor, ...): what f stores on its first parameter patches the library
             self.tainted.update(_first_param(d) for d in defs if d.name in unbound)
             self._taint(nodes)
-        self.own_methods = {id(d) for d in defs if not d.decorator_list and d.name not in exposed
+        self.own_methods = {id(d) for d in defs if (not d.decorator_list or id(d) in added) and d.name not in exposed
                             and _first_param(d) not in self.tainted and not _rebinds(d, _first_param(d))}
+
+    def _added_to_notebook_class(self, fn: ast.FunctionDef | ast.AsyncFunctionDef, classes: set[str]) -> bool:
+        """Is `fn`'s one decorator `d2l.add_to_class(C)`, C a class the notebook defines (and d2l not rebound)?"""
+        if len(fn.decorator_list) != 1:
+            return False
+        deco = fn.decorator_list[0]
+        parts = _dotted(deco.func) if isinstance(deco, ast.Call) else None
+        return (isinstance(deco, ast.Call) and parts is not None and parts[0] not in self.rebound
+                and self.paths(deco.func) == {"d2l.add_to_class"} and len(deco.args) == 1 and not deco.keywords
+                and isinstance(deco.args[0], ast.Name) and deco.args[0].id in classes
+                and not self._bare_origin(deco.args[0]))
 
     def _taint_targets(self, targets: Iterable[ast.AST]) -> None:
         stack = list(targets)
