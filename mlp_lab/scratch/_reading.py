@@ -61,6 +61,7 @@ class _Reading:
         self.cls_of: dict[int, int] = {}         # id(class node) -> class id
         self.scope_of: dict[int, _Scope] = {}    # id(comprehension node) -> its scope
         self.literal_getattrs: dict[int, ast.Attribute] = {}  # id(getattr(x, "a") call) -> the x.a it reads
+        self.self_rebound: dict[int, bool] = {}  # function id -> does its body rebind its first parameter?
         self.events: dict[str, list[_Binding]] = {}
         self.stars: list[_Binding] = []
         self.later: dict[str, list[_Binding]] = {}   # `global x; x = ...` inside functions

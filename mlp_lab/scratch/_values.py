@@ -76,11 +76,23 @@ class _Values(_Reading):
             return frozenset({_unknown(f"`{name}`, a value that callers of `{fn.name}` ({self.labels[fn.cell]}, "
                                        f"line {fn.node.lineno}) pass in")})
         atoms = frozenset(self.vars.get(key, ()))
-        if closure and not self.var_const.get(key, False):
+        if closure and not self.var_const.get(key, False) and not self._constant_self(scope, name):
             where = f"`{name}` ({self.labels[scope.cell]}, line {getattr(scope.node, 'lineno', '?')})"
             atoms = frozenset(_persist(where) if a in (FRESH, ITEM, EXT) or a[0] in ("inst", "super", "method") else a
                               for a in atoms)
         return atoms
+
+    def _constant_self(self, scope: _Scope, name: str) -> bool:
+        """Is `name` the never-rebound first parameter of the method `scope` is (a closure sees that object)?"""
+        if scope.kind != "function" or scope.fn is None:
+            return False
+        fn = self.fns[scope.fn]
+        if fn.params[:1] != [name] or fn.classmethod or not self._self_class(fn):
+            return False
+        if scope.fn not in self.self_rebound:
+            self.self_rebound[scope.fn] = any(isinstance(n, ast.Name) and n.id == name
+                                              and isinstance(n.ctx, ast.Store | ast.Del) for n in ast.walk(fn.node))
+        return not self.self_rebound[scope.fn]
 
     def _global(self, name: str, pos: int, ctx: _Ctx) -> frozenset[tuple]:
         visible, uncertain = self._visible(name, pos)

@@ -235,6 +235,11 @@ CHEATS: list[tuple[str, tuple[str, ...], str]] = [
     ("attribute copied by functools.wraps", (IMPORTS + "import functools\n" + HELPER, "h.act = torch.relu",
                                              "@functools.wraps(h)\ndef relu(X):\n    return relu.act(X)"),
      "torch.relu"),
+    ("closure over self calling a field from another cell", (IMPORTS, "ACTS = []", "ACTS.append(torch.relu)",
+                                                              SCRATCH_INIT + "        self.act = ACTS[0]\n"
+                                                              "    def forward(self, X):\n"
+                                                              "        f = lambda H: self.act(H)\n"
+                                                              "        return f(X)"), "ACTS"),
     ("activation method of a split item", (IMPORTS + "def tanh(X):\n    parts = X.split(1)\n"
                                                      "    return torch.cat([p.tanh() for p in parts])",), "`p.tanh`"),
 ]
@@ -419,6 +424,11 @@ HONEST: list[tuple[str, tuple[str, ...]]] = [
                                  "            out = out @ getattr(self, f'W{i}') + getattr(self, f'b{i}')\n"
                                  "            if i == 1:\n                out = torch.clamp(out, min=0)\n"
                                  "        return out",)),
+    ("a lambda over self with a computed name", (IMPORTS + SCRATCH_INIT +
+                                                 "        self.order = sorted(['W1', 'W2'], key=lambda n: "
+                                                 "getattr(self, n).numel())\n"
+                                                 "    def forward(self, X):\n"
+                                                 "        return (lambda H: H @ self.W2)(X @ self.W1)",)),
     ("library decorator factories on graded functions",
      (IMPORTS + "import functools\n" + HELPER + "@torch.no_grad()\ndef relu(X):\n    return h(X)\n"
                 "@functools.wraps(h)\ndef tanh(X):\n    return 2 / (1 + torch.exp(-2 * X)) - 1",)),
