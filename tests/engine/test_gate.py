@@ -96,6 +96,79 @@ def test_literal_getattr_is_an_ordinary_attribute() -> None:
     assert [f.kind for f in _inspect("import torch\nf = getattr(torch, '_C')")] == ["torch-internals"]
 
 
+OWN_OBJECT = (
+    "import torch\nfrom torch import nn\n"
+    "class Net(nn.Module):\n"
+    "    def __init__(self, names):\n"
+    "        super().__init__()\n"
+    "        for name in names:\n"
+    "            setattr(self, name, nn.Parameter(torch.zeros(2)))\n"
+    "    def forward(self, X, names=('W1',)):\n"
+    "        order = sorted(names, key=lambda n: getattr(self, n).numel())\n"
+    "        return [getattr(self, n) for n in order if hasattr(self, n)]\n"
+    "    def drop(self, name):\n"
+    "        delattr(self, name)\n"
+    "class Deep(Net):\n"
+    "    def __init__(self, names):\n"
+    "        Net.__init__(self, names)\n"
+)
+
+
+def test_computed_names_on_the_students_own_object_pass() -> None:
+    """Does `setattr(self, name, ...)` in a method (a lambda or comprehension in it too) pass?"""
+    assert _inspect(OWN_OBJECT + "net = Deep(['W1'])\nnet.forward(None)\nnet.drop('W1')\nNet.forward(net, 1)") == []
+
+
+@pytest.mark.parametrize("source", [
+    "import torch\nname = 'exp'\nsetattr(torch, name, abs)  # <-",
+    "import torch\nname = 'x'\nsetattr(torch.Tensor, name, 1)  # <-",
+    "import torch\nname = 'x'\nv = getattr(torch.zeros(1), name)  # <-",
+    "class A:\n    def f(self, other, name):\n        setattr(other, name, 1)  # <-",
+    "class A:\n    def f(self, other, name):\n        if name:\n            self = other\n"
+    "        setattr(self, name, 1)  # <-",
+    "class A:\n    def f(self, name):\n        setattr(type(self), name, 1)  # <-",
+    "def f(self, name):\n    setattr(self, name, 1)  # <-",
+    "class A:\n    @staticmethod\n    def f(self, name):\n        setattr(self, name, 1)  # <-",
+    "class A:\n    @classmethod\n    def f(cls, name):\n        setattr(cls, name, 1)  # <-",
+    "class A:\n    def f(self, name):\n        def g(self):\n            setattr(self, name, 1)  # <-\n        g(self)",
+    "class A:\n    def f(self, name):\n        return lambda self: getattr(self, name)  # <-",
+    "import torch\nclass A:\n    def f(self, name):\n        setattr(self, name, 1)  # <-\nA.f(torch.Tensor, 'x')",
+    "import torch\nclass A:\n    def f(self, name):\n        setattr(self, name, 1)  # <-\n"
+    "A.f(self=torch.Tensor, name='x')",
+    "class A:\n    def f(self, name):\n        setattr(self, name, 1)  # <-\ng = A.f",
+    "class A:\n    def f(self, name):\n        setattr(self, name, 1)  # <-\nB = A\nh = getattr(B, 'f')",
+    "class A:\n    def f(self, name):\n        setattr(self, name, 1)  # <-\n    f = classmethod(f)",
+    "def deco(f):\n    return f\nclass A:\n    pass\n@deco\ndef f(self, name):\n    setattr(self, name, 1)  # <-",
+    "import torch\nfrom d2l import torch as d2l\nclass A:\n    pass\n@d2l.add_to_class(A)\ndef f(self, name):\n"
+    "    setattr(self, name, 1)  # <-\nA.f(torch.Tensor, 'x')",
+])
+def test_computed_names_on_anything_else_are_refused(source: str) -> None:
+    """Modules, library classes, other values, and a `self` that a call may bind to something else."""
+    line = next(i for i, text in enumerate(source.split("\n"), start=1) if text.endswith("# <-"))
+    assert (line, "dynamic-code") in [(f.line, f.kind) for f in _inspect(source)]
+
+
+def test_a_method_fetched_from_its_class_with_a_library_object_taints_self() -> None:
+    """Does `C.f(torch.Tensor)` make what f stores on self a monkeypatch, while `model.f(x)` does not?"""
+    method = "import torch\nclass A:\n    def f(self, v):\n        self.detach = v\n"
+    assert _inspect(method + "a = A()\na.f(torch.float64)\nA.f(a, 1)\nsuper(A, a).f(1)") == []
+    for call in ("A.f(torch.Tensor, 1)", "B = A\nB.f(torch.Tensor, 1)", "g = A.f\ng(torch.Tensor, 1)",
+                 "type(A()).f(torch.Tensor, 1)", "getattr(A, 'f')(torch.Tensor, 1)"):
+        assert [(f.line, f.kind) for f in _inspect(method + call)] == [(4, "monkeypatch")], call
+
+
+def test_save_hyperparameters_only_in_a_function_without_module_locals() -> None:
+    """d2l copies the caller's locals onto self: at the top level that is every module."""
+    model = "from d2l import torch as d2l\nimport torch\nclass M(d2l.Module):\n    def __init__(self, lr):\n"
+    assert _inspect(model + "        super().__init__()\n        self.save_hyperparameters()") == []
+    for body, line in (("        F = torch.nn.functional\n        self.save_hyperparameters()", 5),
+                       ("        from torch import nn\n        self.save_hyperparameters()", 5),
+                       ("        f = self.save_hyperparameters\n        f()", 5)):
+        assert [(f.line, f.kind) for f in _inspect(model + body)] == [(line, "interpreter")], body
+    assert [f.kind for f in _inspect("from d2l import torch as d2l\nm = d2l.Module()\nm.save_hyperparameters()")] == [
+        "interpreter"]
+
+
 def test_os_write_to_stdout_and_stderr_passes_other_descriptors_do_not() -> None:
     assert _inspect("import os\nos.write(1, b'x')\nos.write(2, b'y')") == []
     assert [f.kind for f in _inspect("import os\nos.write(3, b'x')")] == ["file-descriptor"]
@@ -250,11 +323,13 @@ def test_sys_os_and_io_allow_no_module_but_os_path() -> None:
 # --- the parent stays light ----------------------------------------------------------------
 
 def test_the_gate_imports_only_the_standard_library_and_the_kits_reader() -> None:
-    tree = ast.parse((ROOT / "autograder" / "engine" / "gate.py").read_text(encoding="utf-8"))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+    modules = sorted((ROOT / "autograder" / "engine" / "gate").glob("*.py"))
+    assert len(modules) > 3
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in modules]
+    imported = {alias.name.split(".")[0] for tree in trees for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {node.module.split(".")[0] for tree in trees for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module and not node.level}  # not the package's own
     assert imported - set(sys.stdlib_module_names) == {"mlp_lab"}
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course.examples import solution_code
+from autograder.course.examples import solution_code, write_examples
+from autograder.engine.notebook import plan_cells, read_submission
 from mlp_lab.scratch import Cell, scan_from_scratch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,6 +18,7 @@ GRADED = frozenset({"relu", "sigmoid", "tanh", "MLPScratch"})
 SLOW_SCAN_S = 5.0  # a notebook-sized input must be read well within this
 
 IMPORTS = "import torch\nfrom torch import nn\nfrom d2l import torch as d2l\n"
+HELPER = "def h(X):\n    return X.clamp(min=0)\n"
 SCRATCH_INIT = (
     "class MLPScratch(d2l.Classifier):\n"
     "    def __init__(self, num_inputs, num_outputs, num_hiddens, lr, sigma=0.01):\n"
@@ -215,6 +217,31 @@ CHEATS: list[tuple[str, tuple[str, ...], str]] = [
     ("tensor subclass", (IMPORTS, "class T(torch.Tensor):\n    @classmethod\n"
                                   "    def __torch_function__(cls, f, t, a=(), k=None):\n        return f(*a)"),
      "__torch_function__"),
+    # Calling a container's item itself stays unverifiable, however the item is fetched.
+    ("local list item", (IMPORTS + HELPER + "def relu(X):\n    fns = [h]\n    return fns[0](X)",), "`fns[0](X)`"),
+    ("loop over local functions", (IMPORTS + HELPER + "def relu(X):\n    for f in [h, h][::-1]:\n"
+                                                      "        X = f(X)\n    return X",), "`f(X)`"),
+    ("dict get of a local dict", (IMPORTS + HELPER + "def relu(X):\n    d = {}\n    d['relu'] = h\n"
+                                                     "    return d.get('relu')(X)",), "`d.get('relu')(X)`"),
+    ("dict get after update", (IMPORTS, "D = {}", "D['r'] = torch.relu",
+                               "def relu(X):\n    d = {}\n    d.update(D)\n    return d.get('r')(X)"),
+     "`d.get('r')(X)`"),
+    ("list pop after extend", (IMPORTS, "L = []", "L.append(torch.relu)",
+                               "def relu(X):\n    l = []\n    l.extend(L)\n    return l.pop()(X)"), "`l.pop()(X)`"),
+    ("dict get of a loop item", (IMPORTS, "D = {}", "D['r'] = torch.relu",
+                                 "def relu(X):\n    for d in list([D]):\n        return d.get('r')(X)"), "d.get"),
+    ("activation method of a loop item", (IMPORTS + "def relu(X):\n    for x in [X.clone()]:\n"
+                                                    "        return x.relu()",), "`x.relu`"),
+    ("attribute copied by functools.wraps", (IMPORTS + "import functools\n" + HELPER, "h.act = torch.relu",
+                                             "@functools.wraps(h)\ndef relu(X):\n    return relu.act(X)"),
+     "torch.relu"),
+    ("closure over self calling a field from another cell", (IMPORTS, "ACTS = []", "ACTS.append(torch.relu)",
+                                                              SCRATCH_INIT + "        self.act = ACTS[0]\n"
+                                                              "    def forward(self, X):\n"
+                                                              "        f = lambda H: self.act(H)\n"
+                                                              "        return f(X)"), "ACTS"),
+    ("activation method of a split item", (IMPORTS + "def tanh(X):\n    parts = X.split(1)\n"
+                                                     "    return torch.cat([p.tanh() for p in parts])",), "`p.tanh`"),
 ]
 
 
@@ -375,12 +402,63 @@ HONEST: list[tuple[str, tuple[str, ...]]] = [
                                                   "        return X",)),
     ("bash cell is not python", (IMPORTS + "def relu(X):\n    return torch.clamp(X, min=0)",
                                  "%%bash\necho 'def relu(X): return torch.relu(X)'")),
+    ("parameters named in a loop over a dict (solution set 6)",
+     (IMPORTS + "class MLPScratch(d2l.Classifier):\n"
+                "    def __init__(self, num_inputs, num_outputs, num_hiddens, lr, sigma=0.01):\n"
+                "        super().__init__()\n        self.save_hyperparameters()\n"
+                "        shapes = {'W1': (num_inputs, num_hiddens), 'b1': (num_hiddens,)}\n"
+                "        for name, shape in shapes.items():\n"
+                "            init = torch.randn(shape) * sigma if name.startswith('W') else torch.zeros(shape)\n"
+                "            setattr(self, name, nn.Parameter(init))\n"
+                "    def forward(self, X):\n        return X.reshape((-1, self.num_inputs)) @ self.W1 + self.b1",)),
+    ("methods of loop items", (IMPORTS + "def relu(X):\n    for key, value in {'a': 1}.items():\n"
+                                         "        assert key.upper().startswith('A') and value.bit_length() == 1\n"
+                                         "    for row in X.unbind(0):\n        row.sum().item()\n"
+                                         "    return torch.clamp(X, min=0)",)),
+    ("parameters read back by computed names, biases added", (
+        IMPORTS + SCRATCH_INIT + "        for name in ('W1', 'W2'):\n"
+                                 "            nn.init.normal_(getattr(self, name), std=sigma)\n"
+                                 "        self.sizes = [getattr(self, n).numel() for n in ('W1', 'b1')]\n"
+                                 "    def forward(self, X):\n        out = X.reshape((-1, self.num_inputs))\n"
+                                 "        for i in (1, 2):\n"
+                                 "            out = out @ getattr(self, f'W{i}') + getattr(self, f'b{i}')\n"
+                                 "            if i == 1:\n                out = torch.clamp(out, min=0)\n"
+                                 "        return out",)),
+    ("a lambda over self with a computed name", (IMPORTS + SCRATCH_INIT +
+                                                 "        self.order = sorted(['W1', 'W2'], key=lambda n: "
+                                                 "getattr(self, n).numel())\n"
+                                                 "    def forward(self, X):\n"
+                                                 "        return (lambda H: H @ self.W2)(X @ self.W1)",)),
+    ("library decorator factories on graded functions",
+     (IMPORTS + "import functools\n" + HELPER + "@torch.no_grad()\ndef relu(X):\n    return h(X)\n"
+                "@functools.wraps(h)\ndef tanh(X):\n    return 2 / (1 + torch.exp(-2 * X)) - 1",)),
+    ("stderr three ways inside graded functions (the noisy example)",
+     (IMPORTS + "import os, sys, warnings\ndef relu(X):\n    print('debug', file=sys.stderr)\n"
+                "    sys.stderr.write('more\\n')\n    sys.stdout.flush()\n    warnings.warn('careful')\n"
+                "    os.write(2, b'raw\\n')\n    return torch.clamp(X, min=0)",)),
 ]
 
 
 @pytest.mark.parametrize("cells", [c[1] for c in HONEST], ids=[c[0] for c in HONEST])
 def test_honest_code_has_no_findings(cells: tuple[str, ...]) -> None:
     assert _scan(*cells) == []
+
+
+def test_a_method_of_an_item_is_callable_only_where_it_is_fetched() -> None:
+    """`name.upper()` is a method call; `up = name.upper` called later is a value fetched at run time."""
+    assert _scan("def relu(X):\n    for name in 'a b'.split():\n        name.upper()\n    return X * (X > 0)") == []
+    findings = _scan("def relu(X):\n    for name in 'a b'.split():\n        up = name.upper\n    up()\n    return X * (X > 0)")
+    assert len(findings) == 1 and "`up()` calls a value fetched from a container" in findings[0]
+
+
+def test_example_notebooks_that_score_from_scratch_points_pass(tmp_path: Path) -> None:
+    """Do the example factory's notebooks (the noisy one writes to stderr in relu) pass the scan?"""
+    examples = write_examples(tmp_path)
+    passing = [name for name, ex in examples.items() if ex.expected and ex.expected["from_scratch"] > 0]
+    assert {"solution", "noisy", "float64", "default_float64", "deleted_grade_cell"} <= set(passing)
+    for name in passing:
+        cells = plan_cells(read_submission(tmp_path / f"{name}.ipynb"))
+        assert scan_from_scratch([Cell(c.label, c.source) for c in cells], GRADED) == [], name
 
 
 def test_honest_corpus_has_no_findings() -> None:
