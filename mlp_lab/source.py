@@ -37,9 +37,10 @@ keeps its "\\r", which Python's compiler reads as part of the line ending.
 
 from __future__ import annotations
 
+import ast
 import re
 
-__all__ = ["python_source"]
+__all__ = ["dotted", "python_source"]
 
 # Cell magics whose body is Python that IPython runs (once, for our purposes); any other is not Python.
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture"})
@@ -304,4 +305,15 @@ def _magic_assignment(stripped: str) -> tuple[str, str, str] | None:
                 return target, "!", value[1:]
             return None
         i += 1
+    return None
+
+
+def dotted(node: ast.AST) -> list[str] | None:
+    """["torch", "nn", "functional"] for the expression torch.nn.functional; None unless a chain of names."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return [node.id, *reversed(parts)]
     return None

@@ -206,17 +206,6 @@ def _function_scope(scope: _Scope | None) -> _Scope | None:
     return scope if scope is not None and scope.kind == "function" else None
 
 
-def _dotted(node: ast.AST) -> list[str] | None:
-    """["torch", "nn", "functional"] for torch.nn.functional; None unless a chain of names."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        return [node.id, *reversed(parts)]
-    return None
-
-
 def _declarations(node: ast.AST, scope: _Scope) -> None:
     """`global` and `nonlocal` names of a function or class body (they apply to the whole body)."""
     for n in _own_nodes(node):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
+from ..source import dotted as _dotted
 from ._allowlist import (
     _END,
     _MAX_PASSES,
@@ -19,7 +20,7 @@ from ._allowlist import (
     _normalise,
     _poison_origin,
 )
-from ._program import _UNCALLABLE, _Ctx, _dotted, _order, _Scope, _shown, _Store
+from ._program import _UNCALLABLE, _Ctx, _order, _Scope, _shown, _Store
 from ._statements import _Statements
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,21 +27,6 @@ def make_report(zeroed: tuple[str, ...] = ()) -> Report:
     return Report("x.ipynb", "cpu", 1.0, [
         QuestionResult(q.id, 0.0 if q.id in zeroed else float(q.points), float(q.points),
                        "failed" if q.id in zeroed else "passed", f"why {q.id}") for q in QUESTIONS])
-
-
-@pytest.fixture(scope="module")
-def empty_gradebook(tmp_path_factory) -> Path:
-    """An empty gradebook, made once: nbgrader runs the `alembic` executable (seconds) to create one."""
-    from nbgrader.api import Gradebook
-
-    path = tmp_path_factory.mktemp("gradebook") / "empty.db"
-    old = os.environ.get("PATH", "")
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{old}"  # alembic lives beside python
-    try:
-        Gradebook(f"sqlite:///{path}").close()
-    finally:
-        os.environ["PATH"] = old
-    return path
 
 
 @pytest.fixture

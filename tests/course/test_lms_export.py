@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -136,21 +134,6 @@ def test_a_file_that_is_not_grades_csv_is_refused(roster, tmp_path):
 
 
 # --- nbgrader's gradebook: the hand-graded written answers ---------------------------------------
-
-
-@pytest.fixture(scope="module")
-def empty_gradebook(tmp_path_factory) -> Path:
-    """An empty gradebook, made once: nbgrader runs the `alembic` executable (seconds) to create one."""
-    from nbgrader.api import Gradebook
-
-    path = tmp_path_factory.mktemp("gradebook") / "empty.db"
-    old = os.environ.get("PATH", "")
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{old}"  # alembic lives beside python
-    try:
-        Gradebook(f"sqlite:///{path}").close()
-    finally:
-        os.environ["PATH"] = old
-    return path
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Collection, Iterable, Sequence
 
+from mlp_lab.source import dotted as _dotted
+
 from ._allowlist import (
     _ALLOWED_DUNDERS,
     _ALLOWED_MODULES,
@@ -24,7 +26,6 @@ from ._allowlist import (
 )
 from ._syntax import (
     _bound_names,
-    _dotted,
     _first_param,
     _is_dunder,
     _is_private,
