@@ -29,7 +29,6 @@ __all__ = [
     "activation_inputs",
     "affine_collapse_inputs",
     "concise_inputs",
-    "deep_inputs",
     "describe_training",
     "no_inputs",
     "nonlinear_inputs",
@@ -42,7 +41,6 @@ __all__ = [
     "training_inputs",
     "visible_affine_collapse",
     "visible_concise",
-    "visible_deep",
     "visible_relu",
     "visible_scratch",
     "visible_sigmoid_tanh",
@@ -186,35 +184,6 @@ def concise_inputs(rng: np.random.Generator) -> Inputs:
 
 def visible_concise() -> Inputs:
     return concise_inputs(np.random.default_rng(0))
-
-
-DEEP_HIDDEN_1 = (24, 32, 40)
-DEEP_HIDDEN_2 = (12, 16, 20)
-DEEP_NAMES = ("W1", "b1", "W2", "b2", "W3", "b3")
-
-
-def _deep(rng: np.random.Generator, h1: int, h2: int, n: int = 32) -> Inputs:
-    d, q = NUM_INPUTS, NUM_OUTPUTS
-    f32 = np.float32
-    sizes = {"W1": (d, h1), "b1": (1, h1), "W2": (h1, h2), "b2": (1, h2), "W3": (h2, q), "b3": (1, q)}
-    fan_in = {"W1": d, "W2": h1, "W3": h2}
-    params = {k: (rng.normal(size=v) / math.sqrt(fan_in[k]) if k.startswith("W") else rng.normal(scale=0.5, size=v))
-              .astype(f32) for k, v in sizes.items()}
-    grads = {f"G_{k}": rng.normal(size=v.shape).astype(f32) for k, v in params.items()}
-    Z = rng.normal(size=(256, 6))
-    return {"d": d, "h1": h1, "h2": h2, "q": q, "lr": 0.5, **params, **grads,
-            "X": rng.normal(size=(n, d)).astype(f32), "nonlin_Z": Z,
-            "nonlin_X": (Z @ rng.normal(size=(6, d)) / math.sqrt(6)).astype(f32)}
-
-
-def deep_inputs(rng: np.random.Generator) -> Inputs:
-    """For MLPDeep: two hidden sizes drawn (a hard-coded 256 shows), W1..b3 to load by name with one SGD
-    step's gradient, inputs X, and inputs on a 6-dimensional plane for the non-linearity check."""
-    return _deep(rng, int(rng.choice(DEEP_HIDDEN_1)), int(rng.choice(DEEP_HIDDEN_2)))
-
-
-def visible_deep() -> Inputs:
-    return _deep(np.random.default_rng(0), 256, 128)
 
 
 def no_inputs(rng: np.random.Generator | None = None) -> Inputs:

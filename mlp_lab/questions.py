@@ -15,7 +15,8 @@ GitHub Classroom workflow and the README's points table.
 Adding a question touches three files and the notebook (deep_mlp was added this way):
 
 1. this module: a `Question` with its judge and its `evidence` sentence (and a `Unit`, if the question
-   calls new student code, with its inputs drawn in `mlp_lab/inputs.py`);
+   calls new student code, with the function that draws its inputs: beside it here, or in
+   `mlp_lab/inputs.py` when other units draw them too);
 2. the check, a pure function over numbers with messages in the lecture's notation:
    `mlp_lab/checks.py`, or `mlp_lab/model_checks.py` for a model;
 3. the probe that calls the student's code, if the unit is new: a `probe_*` function in
@@ -30,6 +31,7 @@ read the registry and need nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -53,6 +55,36 @@ __all__ = [
     "unit",
     "units_for",
 ]
+
+# --- the deep MLP's inputs (beside its unit: no other unit draws them) --------------------------------
+
+DEEP_HIDDEN_1 = (24, 32, 40)
+DEEP_HIDDEN_2 = (12, 16, 20)
+
+
+def _deep(rng: np.random.Generator, h1: int, h2: int, n: int = 32) -> dict[str, Any]:
+    d, q = inputs.NUM_INPUTS, inputs.NUM_OUTPUTS
+    f32 = np.float32
+    sizes = {"W1": (d, h1), "b1": (1, h1), "W2": (h1, h2), "b2": (1, h2), "W3": (h2, q), "b3": (1, q)}
+    fan_in = {"W1": d, "W2": h1, "W3": h2}
+    params = {k: (rng.normal(size=v) / math.sqrt(fan_in[k]) if k.startswith("W") else rng.normal(scale=0.5, size=v))
+              .astype(f32) for k, v in sizes.items()}
+    grads = {f"G_{k}": rng.normal(size=v.shape).astype(f32) for k, v in params.items()}
+    Z = rng.normal(size=(256, 6))
+    return {"d": d, "h1": h1, "h2": h2, "q": q, "lr": 0.5, **params, **grads,
+            "X": rng.normal(size=(n, d)).astype(f32), "nonlin_Z": Z,
+            "nonlin_X": (Z @ rng.normal(size=(6, d)) / math.sqrt(6)).astype(f32)}
+
+
+def deep_inputs(rng: np.random.Generator) -> dict[str, Any]:
+    """For MLPDeep: two hidden sizes drawn (a hard-coded 256 shows), W1..b3 to load by name with one SGD
+    step's gradient, inputs X, and inputs on a 6-dimensional plane for the non-linearity check."""
+    return _deep(rng, int(rng.choice(DEEP_HIDDEN_1)), int(rng.choice(DEEP_HIDDEN_2)))
+
+
+def visible_deep() -> dict[str, Any]:
+    return _deep(np.random.default_rng(0), 256, 128)
+
 
 # --- units -------------------------------------------------------------------------------------
 
@@ -81,7 +113,7 @@ UNITS: tuple[Unit, ...] = (  # in the order the grader runs them: cheap first, t
     Unit("concise", ("MLP",), "probe_concise", inputs.concise_inputs, inputs.visible_concise,
          returns={"structure": "dict", "nonlinear": "dict", "linear_shapes": "list", "has_flatten": "bool",
                   "activations": "list"}),
-    Unit("deep", ("MLPDeep",), "probe_deep", inputs.deep_inputs, inputs.visible_deep,
+    Unit("deep", ("MLPDeep",), "probe_deep", deep_inputs, visible_deep,
          returns={"step": "dict", "submodules": "list"}),
     Unit("train_scratch", ("MLPScratch",), "probe_training", inputs.training_inputs, inputs.no_inputs,
          kind="training", after=("scratch",), model="MLPScratch",

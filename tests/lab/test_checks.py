@@ -217,7 +217,7 @@ def test_registration_tells_a_step_from_no_step() -> None:
 
 
 def _deep_params(seed: int = 9) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    from mlp_lab.inputs import deep_inputs
+    from mlp_lab.questions import deep_inputs
 
     i = deep_inputs(np.random.default_rng(seed))
     return i["X"].astype(np.float64), {k: i[k].astype(np.float64) for k in ("W1", "b1", "W2", "b2", "W3", "b3")}
