@@ -232,13 +232,15 @@ def test_gpu_variant_differs_only_in_runner_device_and_torch_index(workflow: dic
 
 def test_template_holds_the_notebook_the_kit_and_the_set_up_files(template: Path) -> None:
     files = sorted(str(p.relative_to(template)) for p in template.rglob("*") if p.is_file())
-    kit = sorted(f"mlp_lab/{p.name}" for p in Path(mlp_lab.__file__).parent.iterdir()
-                 if p.suffix == ".py" or p.name == "py.typed")
+    package = Path(mlp_lab.__file__).parent
+    kit = sorted(f"mlp_lab/{p.relative_to(package).as_posix()}" for p in package.rglob("*")
+                 if (p.suffix == ".py" and "__pycache__" not in p.parts) or p.name == "py.typed")
+    assert "mlp_lab/scratch/__init__.py" in kit  # the kit's subpackages travel with it
     assert files == sorted([".github/classroom/points.py", ".github/classroom/questions.json", WORKFLOW, ".gitignore",
                             "README.md", "environment.yml", "mlp.ipynb", "pyproject.toml", "requirements.txt", *kit])
     assert nbformat.read(template / "mlp.ipynb", 4).cells == nbformat.read(RELEASE, 4).cells
     for rel in kit:
-        assert (template / rel).read_bytes() == (Path(mlp_lab.__file__).parent / Path(rel).name).read_bytes(), rel
+        assert (template / rel).read_bytes() == (package / Path(rel).relative_to("mlp_lab")).read_bytes(), rel
 
 
 def test_requirements_pin_as_pyproject_and_install_the_template_kit(template: Path) -> None:
@@ -254,7 +256,7 @@ def test_requirements_pin_as_pyproject_and_install_the_template_kit(template: Pa
     assert pip == ["--extra-index-url https://download.pytorch.org/whl/cpu", *lines, "-e ."]
     kit = tomllib.loads((template / "pyproject.toml").read_text())
     assert kit["project"]["name"] == classroom.KIT_DIST and kit["project"]["version"] == VERSION
-    assert kit["tool"]["setuptools"]["packages"] == ["mlp_lab"]
+    assert kit["tool"]["setuptools"]["packages"] == {"find": {"include": ["mlp_lab*"]}}  # subpackages too
 
 
 def _md_cells(row: str) -> list[str]:

@@ -94,8 +94,8 @@ version = "{version}"
 description = "The MLP lab's student kit: Fashion-MNIST for d2l, and the notebook's visible checks"
 requires-python = "==3.11.*"
 
-[tool.setuptools]
-packages = ["{KIT}"]
+[tool.setuptools.packages.find]
+include = ["{KIT}*"]
 
 [tool.setuptools.package-data]
 {KIT} = ["py.typed"]
@@ -189,10 +189,10 @@ def _questions_json() -> str:
 
 
 def _kit_files() -> dict[str, Path]:
-    """The kit's files by their path in the template: its modules and its py.typed marker."""
+    """The kit's files by their path in the template: its modules (subpackages too) and its py.typed marker."""
     package = Path(mlp_lab.__file__).resolve().parent
-    files = sorted([*package.glob("*.py"), package / "py.typed"])
-    return {f"{KIT}/{f.name}": f for f in files if f.is_file()}
+    files = sorted([*(f for f in package.rglob("*.py") if "__pycache__" not in f.parts), package / "py.typed"])
+    return {f"{KIT}/{f.relative_to(package).as_posix()}": f for f in files if f.is_file()}
 
 
 def write_template(dest: Path, *, release_notebook: Path | None = None, source: GraderSource | None = None,
