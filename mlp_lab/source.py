@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 
 __all__ = ["dotted", "python_source"]
 
@@ -317,3 +318,13 @@ def dotted(node: ast.AST) -> list[str] | None:
     if isinstance(node, ast.Name):
         return [node.id, *reversed(parts)]
     return None
+
+
+def own_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a function's own body, not of the functions and classes nested in it."""
+    stack = list(ast.iter_child_nodes(node))
+    while stack:
+        n = stack.pop()
+        yield n
+        if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            stack.extend(ast.iter_child_nodes(n))

@@ -11,6 +11,7 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..source import own_nodes
 from ._allowlist import _MAX_DEPTH
 
 # --- atoms -----------------------------------------------------------------------------------
@@ -208,21 +209,11 @@ def _function_scope(scope: _Scope | None) -> _Scope | None:
 
 def _declarations(node: ast.AST, scope: _Scope) -> None:
     """`global` and `nonlocal` names of a function or class body (they apply to the whole body)."""
-    for n in _own_nodes(node):
+    for n in own_nodes(node):
         if isinstance(n, ast.Global):
             scope.globals.update(n.names)
         elif isinstance(n, ast.Nonlocal):
             scope.nonlocals.update(n.names)
-
-
-def _own_nodes(node: ast.AST) -> Iterable[ast.AST]:
-    """The nodes of a function's own body, not of the functions and classes nested in it."""
-    stack = list(ast.iter_child_nodes(node))
-    while stack:
-        n = stack.pop()
-        yield n
-        if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
-            stack.extend(ast.iter_child_nodes(n))
 
 
 def _index_path(target: ast.AST, name: str) -> list[int] | None:

@@ -10,7 +10,7 @@ import ast
 from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from ..source import python_source
+from ..source import own_nodes, python_source
 from ._allowlist import (
     _END,
     _LAYER_WORDS,
@@ -28,7 +28,6 @@ from ._program import (
     _depth,
     _Fn,
     _function_scope,
-    _own_nodes,
     _params,
     _Scope,
     _shown,
@@ -162,7 +161,7 @@ class _Reading:
         fn = _Fn(fid, node, getattr(node, "name", "<lambda>"), cell, scope, outer, _params(node.args),
                  outer.cls if outer.kind == "class" else None, static="staticmethod" in decorators,
                  classmethod="classmethod" in decorators)
-        fn.generator = any(isinstance(n, ast.Yield | ast.YieldFrom) for n in _own_nodes(node))
+        fn.generator = any(isinstance(n, ast.Yield | ast.YieldFrom) for n in own_nodes(node))
         self.fns.append(fn)
         self.fn_of[id(node)] = fid
         scope.locals.update(fn.params)

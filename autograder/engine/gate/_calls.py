@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
+from mlp_lab.source import own_nodes
+
 from ._allowlist import (
     _ALLOWED_DUNDER_STORES,
     _ALLOWED_DUNDERS,
@@ -19,7 +21,7 @@ from ._allowlist import (
     _TORCH_HOOK_METHODS,
 )
 from ._origins import _Origins
-from ._syntax import _is_dunder, _own, _root, _Scope, _shown
+from ._syntax import _is_dunder, _root, _Scope, _shown
 from ._types import Kind
 
 
@@ -158,7 +160,7 @@ class _Calls(_Origins):
 
     def _hyperparameter_modules(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         """d2l's save_hyperparameters() copies every local of its caller onto self: no local may be a module."""
-        for n in _own(fn):
+        for n in own_nodes(fn):
             if isinstance(n, ast.Import):
                 names = [(alias.asname or alias.name.split(".")[0]) for alias in n.names]
             elif isinstance(n, ast.ImportFrom) and n.module and not n.level:

@@ -11,6 +11,7 @@ import ast
 from collections.abc import Collection, Iterable, Sequence
 
 from mlp_lab.source import dotted as _dotted
+from mlp_lab.source import own_nodes
 
 from ._allowlist import (
     _ALLOWED_DUNDERS,
@@ -30,7 +31,6 @@ from ._syntax import (
     _is_dunder,
     _is_private,
     _literal_getattr,
-    _own,
     _rebinds,
     _root,
     _saves_hyperparameters,
@@ -256,7 +256,7 @@ class _Origins:
             for name, fns in defs.items():
                 for fn in fns:
                     if any(isinstance(r, ast.Return | ast.Yield | ast.YieldFrom) and r.value is not None
-                           and self._bare_origin(r.value) for r in _own(fn)):
+                           and self._bare_origin(r.value) for r in own_nodes(fn)):
                         self.returns_origin.add(name)
             for node in relevant:
                 if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.NamedExpr) and node.value:

@@ -6,6 +6,8 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mlp_lab.source import own_nodes
+
 from ._types import MAX_DEPTH
 
 
@@ -65,7 +67,7 @@ def _literal_getattr(node: ast.AST) -> str | None:
 def _saves_hyperparameters(fn: ast.AST) -> bool:
     """Does the function call `<x>.save_hyperparameters(...)` (which copies its caller's locals onto self)?"""
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "save_hyperparameters"
-               for n in _own(fn))
+               for n in own_nodes(fn))
 
 
 def _depth(tree: ast.AST) -> int:
@@ -121,16 +123,6 @@ def _bound_names(node: ast.AST) -> Iterable[str]:
         elif isinstance(n, ast.ExceptHandler) and n.name:
             yield n.name
         stack.extend(ast.iter_child_nodes(n))
-
-
-def _own(node: ast.AST) -> Iterable[ast.AST]:
-    """The nodes of a function's own body (not of functions and classes nested in it)."""
-    stack = list(ast.iter_child_nodes(node))
-    while stack:
-        n = stack.pop()
-        yield n
-        if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
-            stack.extend(ast.iter_child_nodes(n))
 
 
 def _declared_globals(node: ast.AST) -> set[str]:
